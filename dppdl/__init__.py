@@ -1,0 +1,3 @@
+"""DPPDL: fair, decentralized, privacy-preserving deep learning on Ethereum."""
+
+__version__ = "0.1.0"
