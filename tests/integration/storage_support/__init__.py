@@ -1,0 +1,1 @@
+"""Helpers for integration tests that need real storage nodes."""
