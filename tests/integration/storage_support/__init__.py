@@ -1,1 +1,0 @@
-"""Helpers for integration tests that need real storage nodes."""
