@@ -7,7 +7,9 @@ Conventions (shared by the reference runner, the agents and the contracts):
   mask of the current credible set C. Only entries with i, j in C and j != i are meaningful; all
   others are kept at 0.
 - A publisher's majority vote is taken over the labels of the *other* parties in C (the paper:
-  "combine the predicted labels from all other parties"); ties go to the smallest label.
+  "combine the predicted labels from all other parties"). A sample whose vote is tied has no
+  majority (label -1) and counts for nobody: breaking ties towards any fixed label would reward
+  a party that always answers that label, and a random labeller would win many three-way ties.
 - Normalisation is per row over j in C \\ {i}, so each active row sums to 1. A row whose raw
   scores are all 0 (every labeller disagreed with the majority everywhere, which only happens
   in degenerate cases) becomes uniform over the others: nobody is singled out on no evidence.
@@ -34,7 +36,7 @@ def _check_active(active: np.ndarray, n: int) -> np.ndarray:
 
 
 def majority_vote(labels: np.ndarray) -> np.ndarray:
-    """Per-sample majority label of a (labellers, samples) int matrix; ties -> smallest label."""
+    """Per-sample majority label of a (labellers, samples) int matrix; -1 where the vote ties."""
     table = np.asarray(labels)
     if table.ndim != 2 or table.shape[0] == 0:
         raise ValueError(f"labels must be a non-empty (labellers, samples) matrix: {table.shape}")
@@ -45,7 +47,9 @@ def majority_vote(labels: np.ndarray) -> np.ndarray:
     counts = np.zeros((n_samples, n_classes), dtype=np.int64)
     columns = np.broadcast_to(np.arange(n_samples), table.shape)
     np.add.at(counts, (columns.ravel(), table.ravel().astype(np.int64)), 1)
-    return counts.argmax(axis=1)  # argmax returns the first maximum: the smallest label
+    top = counts.max(axis=1)
+    tied = (counts == top[:, None]).sum(axis=1) > 1
+    return np.where(tied, -1, counts.argmax(axis=1))
 
 
 def agreement(labels: np.ndarray, majority: np.ndarray | None = None) -> np.ndarray:

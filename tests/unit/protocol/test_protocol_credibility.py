@@ -28,13 +28,24 @@ def matrix_and_mask(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray]:
     return draw(_square(n)), mask
 
 
-def test_majority_vote_ties_go_to_smallest_label() -> None:
+def test_majority_vote_ties_have_no_majority() -> None:
     # Prepare: column 0 has 3 vs 3 (tie), column 1 a clear majority, column 2 a 3-way tie
     labels = np.array([[7, 1, 5], [7, 1, 4], [2, 1, 3], [2, 0, 3], [7, 1, 4], [2, 0, 5]])
     # Execute
     vote = cred.majority_vote(labels)
     # Assert
-    assert vote.tolist() == [2, 1, 3]
+    assert vote.tolist() == [-1, 1, -1]
+
+
+def test_a_constant_labeller_gains_nothing_from_ties() -> None:
+    # Prepare: two honest labellers that disagree on every sample, one that always answers 0
+    honest_a = np.array([3, 4, 5, 6])
+    honest_b = np.array([7, 8, 9, 1])
+    constant = np.zeros(4, dtype=np.int64)
+    # Execute
+    row = cred.raw_row({1: honest_a, 2: honest_b, 3: constant}, owner=0, n_parties=4)
+    # Assert: every sample is a three-way tie, so nobody earns credibility from it
+    np.testing.assert_allclose(row, [0.0, 0.0, 0.0, 0.0])
 
 
 @given(label_tables)
@@ -42,8 +53,8 @@ def test_majority_vote_is_a_most_common_label(labels: np.ndarray) -> None:
     vote = cred.majority_vote(labels)
     for s in range(labels.shape[1]):
         counts = np.bincount(labels[:, s], minlength=10)
-        assert counts[vote[s]] == counts.max()
-        assert vote[s] == int(np.flatnonzero(counts == counts.max())[0])
+        winners = np.flatnonzero(counts == counts.max())
+        assert vote[s] == (int(winners[0]) if len(winners) == 1 else -1)
 
 
 @given(label_tables)
@@ -58,8 +69,8 @@ def test_agreement_is_fraction_matching_majority(labels: np.ndarray) -> None:
 def test_raw_row_refuses_own_labels_and_fills_labellers() -> None:
     labels = {1: np.array([0, 1, 2, 3]), 2: np.array([0, 1, 2, 9]), 3: np.array([5, 5, 5, 5])}
     row = cred.raw_row(labels, owner=0, n_parties=4)
-    # majority per sample (ties -> smallest): [0, 1, 2, 3]
-    np.testing.assert_allclose(row, [0.0, 1.0, 0.75, 0.0])
+    # majority per sample: [0, 1, 2, none (3/9/5 tie)]
+    np.testing.assert_allclose(row, [0.0, 0.75, 0.75, 0.0])
     with pytest.raises(ValueError, match="own samples"):
         cred.raw_row({0: np.array([1])}, owner=0, n_parties=2)
 
