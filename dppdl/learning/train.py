@@ -1,0 +1,101 @@
+"""Local SGD with the paper's decayed learning rate, evaluation, and prediction."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from dppdl.learning.batched import train_local_batched
+from dppdl.learning.models import flatten_params
+from dppdl.learning.sgd import TrainConfig, check_xy
+
+__all__ = [
+    "TrainConfig",
+    "evaluate",
+    "local_update",
+    "predict",
+    "train_local",
+    "train_local_batched",
+]
+
+EVAL_CHUNK = 4096  # rows per forward pass in predict/evaluate
+
+
+def train_local(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    config: TrainConfig,
+    epochs: int,
+    generator: torch.Generator,
+    start_step: int = 0,
+) -> int:
+    """Train `model` in place for `epochs` passes over (x, y); return the number of updates.
+
+    Each epoch draws one permutation `torch.randperm(len(x), generator=generator)` and takes
+    consecutive batches of `config.batch_size` (the last may be short); the loss is the mean
+    cross-entropy of the batch. `start_step` is the number of updates the model has had before,
+    so the decayed learning rate continues across calls. No global RNG is used.
+    """
+    check_xy(x, y)
+    params = [p for p in model.parameters() if p.requires_grad]
+    n, bs = x.shape[0], config.batch_size
+    step = start_step
+    was_training = model.training
+    model.train()
+    try:
+        for _ in range(epochs):
+            perm = torch.randperm(n, generator=generator)
+            for lo in range(0, n, bs):
+                idx = perm[lo : lo + bs]
+                loss = F.cross_entropy(model(x[idx]), y[idx])
+                grads = torch.autograd.grad(loss, params)
+                lr_t = config.lr_at(step)
+                with torch.no_grad():
+                    for p, g in zip(params, grads, strict=True):
+                        p.sub_(g * lr_t)
+                step += 1
+    finally:
+        model.train(was_training)
+    return step - start_step
+
+
+@torch.no_grad()
+def predict(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Predicted labels, int64 (N,)."""
+    was_training = model.training
+    model.eval()
+    try:
+        chunks = range(0, x.shape[0], EVAL_CHUNK)
+        out = [model(x[lo : lo + EVAL_CHUNK]).argmax(dim=1) for lo in chunks]
+    finally:
+        model.train(was_training)
+    return torch.cat(out) if out else torch.empty(0, dtype=torch.int64)
+
+
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    """Accuracy in [0, 1]."""
+    check_xy(x, y)
+    if x.shape[0] == 0:
+        raise ValueError("cannot evaluate on an empty set")
+    return float((predict(model, x) == y).to(torch.float64).mean())
+
+
+def local_update(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    config: TrainConfig,
+    epochs: int,
+    generator: torch.Generator,
+    start_step: int = 0,
+) -> tuple[torch.Tensor, int]:
+    """Train in place and return (Δw = w_after - w_before as a flat float32 vector, updates)."""
+    before = flatten_params(model)
+    steps = train_local(
+        model, x, y, config=config, epochs=epochs, generator=generator, start_step=start_step
+    )
+    return flatten_params(model) - before, steps
