@@ -109,7 +109,8 @@ def bench_n(n: int, *, reps: int, senders_timed: int) -> dict[str, float]:
     out["l2_open"] = per_sender(lambda s: _open_layer2(parsed[s], fresh[s]))
     whole = timed(
         lambda: open_sum(
-            blobs, masks=masks[receiver], expected_senders=senders, task=1, epoch=1, request_id=1
+            blobs, masks=masks[receiver], expected_senders=senders, task=1, epoch=1,
+            request_ids={s: 1 for s in blobs}
         ),
         reps,
     )
@@ -119,7 +120,8 @@ def bench_n(n: int, *, reps: int, senders_timed: int) -> dict[str, float]:
     out["l2_seal"] = out["l23_seal_api"] - out["l3_seal"]
     out["blob_bytes"] = float(len(blobs[senders[0]]))
     ring = open_sum(
-        blobs, masks=masks[receiver], expected_senders=senders, task=1, epoch=1, request_id=1
+        blobs, masks=masks[receiver], expected_senders=senders, task=1, epoch=1,
+            request_ids={s: 1 for s in blobs}
     )
     exact = np.sum([g.astype(np.float64) for g in grads.values()], axis=0)
     out["max_err"] = float(np.max(np.abs(codec.decode(ring) - exact)))

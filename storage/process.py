@@ -1,4 +1,4 @@
-"""Start and stop real storage nodes (`python -m storage serve --port 0`) as subprocesses."""
+"""Run a storage node as a subprocess (`python -m storage serve --port 0`): start, stop, crash."""
 
 from __future__ import annotations
 
@@ -27,6 +27,8 @@ class StorageNode:
         token: str | None = None,
         max_size: int | None = None,
         command: list[str] | None = None,
+        log: Path | None = None,
+        fsync: bool = False,
     ) -> None:
         self.directory = directory
         self.token = token
@@ -34,7 +36,8 @@ class StorageNode:
         self.command = command or [sys.executable, "-m", "storage", "serve"]
         self.port = 0
         self.url = ""
-        self.log = directory.with_name(directory.name + ".log")
+        self.fsync = fsync
+        self.log = log or directory.with_name(directory.name + ".log")
         self._process: subprocess.Popen[str] | None = None
 
     @property
@@ -43,10 +46,13 @@ class StorageNode:
 
     def start(self) -> str:
         """Start the node and return its URL (the first line it prints)."""
-        argv = [*self.command, "--dir", str(self.directory), "--port", str(self.port), "--no-fsync"]
+        argv = [*self.command, "--dir", str(self.directory), "--port", str(self.port)]
+        if not self.fsync:
+            argv.append("--no-fsync")
         if self.max_size is not None:
             argv += ["--max-size", str(self.max_size)]
         env = {**os.environ, "STORAGE_NODE_TOKEN": self.token or ""}
+        self.log.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log, "a") as log:
             self._process = subprocess.Popen(
                 argv, stdout=subprocess.PIPE, stderr=log, text=True, env=env

@@ -16,24 +16,30 @@ from dppdl.errors import DecryptionError
 
 def mask_for(
     gradient: np.ndarray, *, slot: Slot, masks: PairwiseMasks, senders: Iterable[bytes],
-    codec: CodecConfig,
+    codec: CodecConfig, mask_round: int = 0,
 ) -> np.ndarray:  # fmt: skip
-    """Layer 1: encode a float vector and add the sender's zero-sum mask for `slot`."""
+    """Layer 1: encode a float vector and add the sender's zero-sum mask for `slot`.
+
+    Masks are per (task, epoch, receiver, `mask_round`), not per request id: on-chain each
+    (receiver, uploader) pair has its own request id, while all senders to one receiver must
+    share a mask round. The chain takes one batched request per receiver and epoch, so 0.
+    """
     if masks.address != slot.sender:
         raise CryptoInputError("the slot's sender is not the owner of these masks")
     masked = codec.encode(np.asarray(gradient).ravel())
     masks.add_mask(masked, task=slot.task, epoch=slot.epoch, receiver=slot.receiver,
-                   request_id=slot.request_id, senders=senders)  # fmt: skip
+                   round_id=mask_round, senders=senders)  # fmt: skip
     return masked
 
 
 def encrypt_for(
     gradient: np.ndarray, *, slot: Slot, masks: PairwiseMasks, senders: Iterable[bytes],
-    codec: CodecConfig, seal: SealKind = SealKind.X25519,
+    codec: CodecConfig, mask_round: int = 0, seal: SealKind = SealKind.X25519,
     receiver_public_key: bytes | None = None, rng: Rng | None = None,
 ) -> SealedBlob:  # fmt: skip
     """All three layers for one message; the layer-3 key defaults to the receiver's X25519 key."""
-    masked = mask_for(gradient, slot=slot, masks=masks, senders=senders, codec=codec)
+    masked = mask_for(gradient, slot=slot, masks=masks, senders=senders, codec=codec,
+                      mask_round=mask_round)
     if receiver_public_key is None:
         if seal is not SealKind.X25519:
             raise CryptoInputError("RSA sealing needs the receiver's RSA public key")
@@ -43,13 +49,15 @@ def encrypt_for(
 
 
 def open_sum(
-    blobs: Mapping[bytes, bytes], *, task: int, epoch: int, request_id: int,
+    blobs: Mapping[bytes, bytes], *, task: int, epoch: int, request_ids: Mapping[bytes, int],
     masks: PairwiseMasks, expected_senders: Iterable[bytes],
     revealed: Mapping[bytes, Mapping[bytes, bytes]] | None = None, allow_single: bool = False,
+    mask_round: int = 0,
 ) -> np.ndarray:  # fmt: skip
     """Peel layers 3 and 2 of every blob, sum, remove the receiver's mask and dropout terms.
 
-    `blobs` maps sender address → blob for the senders that uploaded; the others in
+    `blobs` maps sender address → blob for the senders that uploaded, `request_ids` maps each
+    of them to the request id its blob was sealed for (its slot); the others in
     `expected_senders` count as dropped and need slot keys in `revealed[sender][dropped]`.
     Returns Σ m_j in the uint64 ring (decode with the task's CodecConfig). Opens nothing
     partially: any bad blob raises SenderBlobError (a DecryptionError) naming its sender.
@@ -58,6 +66,9 @@ def open_sum(
     expected = members_of(senders=expected_senders, receiver=receiver)
     expected.remove(receiver)
     arrived = sorted(check_address(s, "sender") for s in blobs)
+    missing_ids = [s for s in arrived if s not in request_ids]
+    if missing_ids:
+        raise CryptoInputError(f"no request id for sender 0x{missing_ids[0].hex()}")
     if not set(arrived) <= set(expected):
         raise CryptoInputError("a blob came from a sender outside the expected sender set")
     if not arrived:
@@ -70,7 +81,8 @@ def open_sum(
     total: np.ndarray | None = None
     scratch = bytearray()
     for sender in arrived:  # a running sum: the caller gets the total or an exception, never part
-        slot = Slot(task=task, epoch=epoch, sender=sender, receiver=receiver, request_id=request_id)
+        slot = Slot(task=task, epoch=epoch, sender=sender, receiver=receiver,
+                    request_id=request_ids[sender])
         try:
             if total is None:
                 total = open_blob(blobs[sender], slot=slot, receiver_keys=masks.keys)
@@ -82,6 +94,6 @@ def open_sum(
         except DecryptionError as exc:
             raise SenderBlobError(sender, f"blob from 0x{sender.hex()}: {exc}") from None
     assert total is not None
-    masks.unmask(total, task=task, epoch=epoch, request_id=request_id, senders=expected,
+    masks.unmask(total, task=task, epoch=epoch, round_id=mask_round, senders=expected,
                  arrived=arrived, revealed=revealed)  # fmt: skip
     return total

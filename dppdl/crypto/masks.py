@@ -37,13 +37,13 @@ def members_of(*, senders: Iterable[bytes], receiver: bytes) -> list[bytes]:
     return sorted([*sender_list, receiver])
 
 
-def _slot_info(*, task: int, epoch: int, receiver: bytes, request_id: int) -> bytes:
+def _slot_info(*, task: int, epoch: int, receiver: bytes, round_id: int) -> bytes:
     for value, limit, what in ((task, UINT256_MAX, "task"), (epoch, UINT64_MAX, "epoch"),
-                               (request_id, UINT256_MAX, "request_id")):  # fmt: skip
+                               (round_id, UINT256_MAX, "round_id")):  # fmt: skip
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= limit:
             raise CryptoInputError(f"{what} must be an integer in [0, {limit}]")
     return (SLOT_INFO + task.to_bytes(32, "big") + epoch.to_bytes(8, "big")
-            + check_address(receiver, "receiver") + request_id.to_bytes(32, "big"))  # fmt: skip
+            + check_address(receiver, "receiver") + round_id.to_bytes(32, "big"))  # fmt: skip
 
 
 def add_pair_stream(
@@ -95,22 +95,22 @@ class PairwiseMasks:
         return seed
 
     def slot_key(
-        self, peer: bytes, *, task: int, epoch: int, receiver: bytes, request_id: int
+        self, peer: bytes, *, task: int, epoch: int, receiver: bytes, round_id: int
     ) -> bytes:
         """The per-(task, epoch, receiver, request, pair) key shared with `peer`."""
-        info = _slot_info(task=task, epoch=epoch, receiver=receiver, request_id=request_id)
+        info = _slot_info(task=task, epoch=epoch, receiver=receiver, round_id=round_id)
         return hkdf_sha256(self._seed(check_address(peer, "peer")), info=info)
 
-    def mask(self, *, task: int, epoch: int, receiver: bytes, request_id: int,
+    def mask(self, *, task: int, epoch: int, receiver: bytes, round_id: int,
              senders: Iterable[bytes], length: int) -> np.ndarray:  # fmt: skip
         """This party's mask k_j for the slot (a sender's, or the receiver's own k_r)."""
         acc = np.zeros(length, dtype=np.uint64)
-        self.add_mask(acc, task=task, epoch=epoch, receiver=receiver, request_id=request_id,
+        self.add_mask(acc, task=task, epoch=epoch, receiver=receiver, round_id=round_id,
                       senders=senders)  # fmt: skip
         return acc
 
     def add_mask(self, acc: np.ndarray, *, task: int, epoch: int, receiver: bytes,
-                 request_id: int, senders: Iterable[bytes]) -> None:  # fmt: skip
+                 round_id: int, senders: Iterable[bytes]) -> None:  # fmt: skip
         """acc += this party's mask for the slot, in place (acc: 1-D uint64)."""
         members = members_of(senders=senders, receiver=receiver)
         if self.address not in members:
@@ -119,13 +119,13 @@ class PairwiseMasks:
             raise CryptoInputError("the mask accumulator must be a 1-D uint64 array")
         keys = {  # derive every key first, so a missing public key leaves acc untouched
             peer: self.slot_key(peer, task=task, epoch=epoch, receiver=receiver,
-                                request_id=request_id)
+                                round_id=round_id)
             for peer in members if peer != self.address
         }  # fmt: skip
         for peer, key in keys.items():
             add_pair_stream(acc, key, owner=self.address, peer=peer, adder=self._adder)
 
-    def reveal_slot_keys(self, *, task: int, epoch: int, receiver: bytes, request_id: int,
+    def reveal_slot_keys(self, *, task: int, epoch: int, receiver: bytes, round_id: int,
                          dropped: Iterable[bytes]) -> dict[bytes, bytes]:  # fmt: skip
         """Slot keys with senders that never uploaded, for the receiver's recovery; never seeds.
 
@@ -142,11 +142,11 @@ class PairwiseMasks:
             if peer in (self.address, receiver):
                 raise MaskError("dropped set may not contain the revealer or the receiver")
             out[peer] = self.slot_key(peer, task=task, epoch=epoch, receiver=receiver,
-                                      request_id=request_id)  # fmt: skip
+                                      round_id=round_id)  # fmt: skip
         return out
 
     def unmask(
-        self, acc: np.ndarray, *, task: int, epoch: int, request_id: int,
+        self, acc: np.ndarray, *, task: int, epoch: int, round_id: int,
         senders: Iterable[bytes], arrived: Iterable[bytes],
         revealed: Mapping[bytes, Mapping[bytes, bytes]] | None = None,
     ) -> None:  # fmt: skip
@@ -168,7 +168,7 @@ class PairwiseMasks:
             raise MaskError(f"slot keys revealed by non-senders: {sorted(a.hex() for a in extra)}")
         terms: list[tuple[bytes, bytes, bytes]] = []  # (slot key, owner, peer): checked up front
         for d in dropped:
-            own = self.slot_key(d, task=task, epoch=epoch, receiver=receiver, request_id=request_id)
+            own = self.slot_key(d, task=task, epoch=epoch, receiver=receiver, round_id=round_id)
             terms.append((own, d, receiver))
             for sender in sorted(arrived_set):
                 key = revealed.get(sender, {}).get(d)
@@ -177,7 +177,7 @@ class PairwiseMasks:
                         f"missing slot key of 0x{sender.hex()} with dropped 0x{d.hex()}"
                     )
                 terms.append((key, d, sender))
-        self.add_mask(acc, task=task, epoch=epoch, receiver=receiver, request_id=request_id,
+        self.add_mask(acc, task=task, epoch=epoch, receiver=receiver, round_id=round_id,
                       senders=[m for m in members if m != receiver])  # fmt: skip
         for key, owner, peer in terms:
             add_pair_stream(acc, key, owner=owner, peer=peer, adder=self._adder)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from storage_support.nodes import StorageNode, wait_until_refused
+from storage.process import StorageNode, wait_until_refused
 
 from storage import HttpStore, open_store
 from storage.base import BlobStore

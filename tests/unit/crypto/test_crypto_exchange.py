@@ -27,6 +27,12 @@ class _Ids(TypedDict):
 
 
 IDS: _Ids = {"task": 4, "epoch": 2, "request_id": 9}
+MASK_IDS = {"task": 4, "epoch": 2, "round_id": 0}  # masks are per (task, epoch, receiver, round)
+
+
+def opening(blobs: dict[bytes, bytes]) -> dict[str, object]:
+    """open_sum's slot arguments: every arrived sender sealed for request 9."""
+    return {"task": 4, "epoch": 2, "request_ids": {s: 9 for s in blobs}}
 
 
 def upload_all(
@@ -63,7 +69,7 @@ def test_sum_of_ciphertexts_opens_to_sum_of_plaintexts(
     grads = {s: data.draw(hnp.arrays(np.float32, length, elements=floats)) for s in senders}
     # Execute
     blobs = upload_all(net, receiver, senders, grads)
-    ring = open_sum(blobs, masks=net.masks[receiver], expected_senders=senders, **IDS)
+    ring = open_sum(blobs, masks=net.masks[receiver], expected_senders=senders, **opening(blobs))
     # Assert
     exact = np.sum([g.astype(np.float64) for g in grads.values()], axis=0)
     assert np.all(np.abs(CODEC.decode(ring).astype(np.float64) - exact) <= tolerance(n, exact))
@@ -75,7 +81,12 @@ def test_sender_order_in_mapping_does_not_matter(network_of: Callable[[int], Net
     grads = {s: np.full(5, i + 0.5, dtype=np.float32) for i, s in enumerate(senders)}
     blobs = upload_all(net, r, senders, grads)
     reordered = dict(reversed(list(blobs.items())))
-    ring = open_sum(reordered, masks=net.masks[r], expected_senders=list(reversed(senders)), **IDS)
+    ring = open_sum(
+        reordered,
+        masks=net.masks[r],
+        expected_senders=list(reversed(senders)),
+        **opening(reordered),
+    )
     assert CODEC.decode(ring).tolist() == [4.5] * 5
 
 
@@ -99,9 +110,9 @@ def test_one_ciphertext_stays_uniform_with_everything_the_receiver_knows(
         blobs[a], slot=Slot(sender=a, receiver=r, **IDS), receiver_keys=net.parties[0].keys
     )
     best_effort = c_a.copy()
-    key_ra = net.masks[r].slot_key(a, receiver=r, **IDS)
+    key_ra = net.masks[r].slot_key(a, receiver=r, **MASK_IDS)
     add_pair_stream(best_effort, key_ra, owner=r, peer=a)  # adds −sign(a, r)·PRG: removes a's term
-    total = open_sum(blobs, masks=net.masks[r], expected_senders=[a, b], **IDS)
+    total = open_sum(blobs, masks=net.masks[r], expected_senders=[a, b], **opening(blobs))
     # Assert: uniform top byte (5σ bound for 255 dof ≈ 368), while the plain encoding is not
     plain = CODEC.encode(grads[a])
     assert _top_byte_chi_square(best_effort) < 368
@@ -109,7 +120,7 @@ def test_one_ciphertext_stays_uniform_with_everything_the_receiver_knows(
     assert _top_byte_chi_square(best_effort - plain) < 368  # what remains is a's mask with b
     np.testing.assert_allclose(CODEC.decode(total), grads[a] + grads[b], atol=1e-6)
     # Control: the one key r lacks (a's pair key with b) is exactly what hides a's vector
-    key_ab = net.masks[a].slot_key(b, receiver=r, **IDS)
+    key_ab = net.masks[a].slot_key(b, receiver=r, **MASK_IDS)
     add_pair_stream(best_effort, key_ab, owner=b, peer=a)
     assert np.array_equal(best_effort, plain)
 
@@ -124,10 +135,12 @@ def test_dropout_recovery_opens_sum_of_those_who_sent(network_of: Callable[[int]
     grads = {s: rng.normal(size=50).astype(np.float32) for s in arrived}
     blobs = upload_all(net, r, senders, grads)
     revealed = {
-        s: net.masks[s].reveal_slot_keys(receiver=r, dropped=dropped, **IDS) for s in arrived
+        s: net.masks[s].reveal_slot_keys(receiver=r, dropped=dropped, **MASK_IDS) for s in arrived
     }
     # Execute
-    ring = open_sum(blobs, masks=net.masks[r], expected_senders=senders, revealed=revealed, **IDS)
+    ring = open_sum(
+        blobs, masks=net.masks[r], expected_senders=senders, revealed=revealed, **opening(blobs)
+    )
     # Assert
     exact = np.sum([grads[s].astype(np.float64) for s in arrived], axis=0)
     assert np.all(np.abs(CODEC.decode(ring) - exact) <= tolerance(3, exact))
@@ -139,13 +152,19 @@ def test_dropout_without_reveals_is_a_clear_error(network_of: Callable[[int], Ne
     grads = {s: np.ones(4, np.float32) for s in senders[:2]}
     blobs = upload_all(net, r, senders, grads)
     partial = {
-        senders[0]: net.masks[senders[0]].reveal_slot_keys(receiver=r, dropped=[senders[2]], **IDS)
+        senders[0]: net.masks[senders[0]].reveal_slot_keys(
+            receiver=r, dropped=[senders[2]], **MASK_IDS
+        )
     }
     with pytest.raises(MaskError, match="missing slot key"):
-        open_sum(blobs, masks=net.masks[r], expected_senders=senders, revealed=partial, **IDS)
+        open_sum(
+            blobs, masks=net.masks[r], expected_senders=senders, revealed=partial, **opening(blobs)
+        )
     outsider = {**partial, senders[2]: {}}
     with pytest.raises(MaskError, match="non-senders"):
-        open_sum(blobs, masks=net.masks[r], expected_senders=senders, revealed=outsider, **IDS)
+        open_sum(
+            blobs, masks=net.masks[r], expected_senders=senders, revealed=outsider, **opening(blobs)
+        )
 
 
 def test_single_sender_is_refused_unless_allowed(network_of: Callable[[int], Network]) -> None:
@@ -155,16 +174,20 @@ def test_single_sender_is_refused_unless_allowed(network_of: Callable[[int], Net
     grads = {senders[0]: np.array([0.5, -2.0], np.float32)}
     blobs = upload_all(net, r, senders, grads)
     revealed = {
-        senders[0]: net.masks[senders[0]].reveal_slot_keys(receiver=r, dropped=senders[1:], **IDS)
+        senders[0]: net.masks[senders[0]].reveal_slot_keys(
+            receiver=r, dropped=senders[1:], **MASK_IDS
+        )
     }
     # Execute / Assert
     with pytest.raises(TooFewSendersError, match="allow_single"):
-        open_sum(blobs, masks=net.masks[r], expected_senders=senders, revealed=revealed, **IDS)
+        open_sum(
+            blobs, masks=net.masks[r], expected_senders=senders, revealed=revealed, **opening(blobs)
+        )
     ring = open_sum(blobs, masks=net.masks[r], expected_senders=senders, revealed=revealed,
-                    allow_single=True, **IDS)  # fmt: skip
+                    allow_single=True, **opening(blobs))  # fmt: skip
     assert CODEC.decode(ring).tolist() == [0.5, -2.0]
     with pytest.raises(TooFewSendersError, match="no blob"):
-        open_sum({}, masks=net.masks[r], expected_senders=senders, **IDS)
+        open_sum({}, masks=net.masks[r], expected_senders=senders, **opening({}))
 
 
 def test_one_bad_blob_names_its_sender_and_opens_nothing(
@@ -178,10 +201,10 @@ def test_one_bad_blob_names_its_sender_and_opens_nothing(
     bad[senders[1]] = blobs[senders[1]][:-1] + bytes([blobs[senders[1]][-1] ^ 1])
     # Execute / Assert
     with pytest.raises(SenderBlobError) as info:
-        open_sum(bad, masks=net.masks[r], expected_senders=senders, **IDS)
+        open_sum(bad, masks=net.masks[r], expected_senders=senders, **opening(bad))
     assert info.value.sender == senders[1]
     assert isinstance(info.value, DecryptionError)
-    ring = open_sum(blobs, masks=net.masks[r], expected_senders=senders, **IDS)
+    ring = open_sum(blobs, masks=net.masks[r], expected_senders=senders, **opening(blobs))
     assert CODEC.decode(ring).tolist() == [3.0] * 8
 
 
@@ -191,7 +214,7 @@ def test_blobs_of_different_lengths_are_rejected(network_of: Callable[[int], Net
     grads = {senders[0]: np.ones(4, np.float32), senders[1]: np.ones(5, np.float32)}
     blobs = upload_all(net, r, senders[:2], grads)
     with pytest.raises(SenderBlobError, match="entries") as info:
-        open_sum(blobs, masks=net.masks[r], expected_senders=senders[:2], **IDS)
+        open_sum(blobs, masks=net.masks[r], expected_senders=senders[:2], **opening(blobs))
     assert info.value.sender == max(senders[:2])  # the one opened second
 
 
@@ -201,7 +224,7 @@ def test_blob_moved_to_another_sender_slot_fails(network_of: Callable[[int], Net
     blobs = upload_all(net, r, senders, {s: np.ones(8, np.float32) for s in senders})
     swapped = {**blobs, senders[0]: blobs[senders[1]]}
     with pytest.raises(SenderBlobError, match="another slot"):
-        open_sum(swapped, masks=net.masks[r], expected_senders=senders, **IDS)
+        open_sum(swapped, masks=net.masks[r], expected_senders=senders, **opening(swapped))
 
 
 def test_caller_mistakes_are_clear(network_of: Callable[[int], Network]) -> None:
@@ -209,7 +232,7 @@ def test_caller_mistakes_are_clear(network_of: Callable[[int], Network]) -> None
     r, a, b, c = (p.address for p in net.parties)
     blobs = upload_all(net, r, [a, b], {a: np.ones(2, np.float32), b: np.ones(2, np.float32)})
     with pytest.raises(CryptoInputError, match="outside the expected"):
-        open_sum(blobs, masks=net.masks[r], expected_senders=[a, c], **IDS)
+        open_sum(blobs, masks=net.masks[r], expected_senders=[a, c], **opening(blobs))
     with pytest.raises(CryptoInputError, match="not the owner"):
         mask_for(np.ones(2), slot=Slot(sender=b, receiver=r, **IDS), masks=net.masks[a],
                  senders=[a, b], codec=CODEC)  # fmt: skip

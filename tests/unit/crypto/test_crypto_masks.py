@@ -23,10 +23,10 @@ from dppdl.crypto.errors import InvalidPublicKeyError, MaskError
 class _Ids(TypedDict):
     task: int
     epoch: int
-    request_id: int
+    round_id: int
 
 
-SLOT: _Ids = {"task": 7, "epoch": 3, "request_id": 11}
+SLOT: _Ids = {"task": 7, "epoch": 3, "round_id": 11}
 
 
 @given(n=st.integers(2, 8), receiver_index=st.integers(0, 7), length=st.integers(0, 40),
@@ -44,7 +44,7 @@ def test_masks_of_senders_and_receiver_sum_to_zero(
     # Execute
     masks = [
         net.masks[a].mask(
-            task=task, epoch=epoch, receiver=receiver, request_id=5, senders=senders, length=length
+            task=task, epoch=epoch, receiver=receiver, round_id=5, senders=senders, length=length
         )  # fmt: skip
         for a in members
     ]
@@ -62,8 +62,8 @@ def test_both_ends_derive_the_same_slot_key(network_of: Callable[[int], Network]
     a, b, r = (p.address for p in net.parties)
     key_ab = net.masks[a].slot_key(b, receiver=r, **SLOT)
     assert key_ab == net.masks[b].slot_key(a, receiver=r, **SLOT)
-    assert key_ab != net.masks[a].slot_key(b, receiver=r, task=7, epoch=4, request_id=11)
-    assert key_ab != net.masks[a].slot_key(b, receiver=r, task=7, epoch=3, request_id=12)
+    assert key_ab != net.masks[a].slot_key(b, receiver=r, task=7, epoch=4, round_id=11)
+    assert key_ab != net.masks[a].slot_key(b, receiver=r, task=7, epoch=3, round_id=12)
     assert key_ab != net.masks[a].slot_key(b, receiver=a, **SLOT)
 
 
