@@ -1,0 +1,248 @@
+"""Connect to a node; sign and send transactions with local nonces and pre-filled fields."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from hexbytes import HexBytes
+from web3 import HTTPProvider, Web3
+from web3.contract.contract import ContractFunction
+from web3.exceptions import ContractLogicError, TransactionNotFound, Web3RPCError
+from web3.types import TxParams, TxReceipt
+
+from dppdl.chain.compiler import Artifact
+from dppdl.chain.reverts import UnknownRevert, register_abi, revert_from_exception
+from dppdl.errors import ChainError, ConfigError, ContractRevert, RpcUnavailableError
+
+
+class TxTimeoutError(ChainError, TimeoutError):
+    """A transaction was not mined within the timeout."""
+
+
+def connect(rpc_url: str, *, timeout: float = 10.0) -> Web3:
+    """A Web3 over HTTP that has answered eth_chainId; one-line RpcUnavailableError otherwise."""
+    if not rpc_url.startswith(("http://", "https://")):
+        raise RpcUnavailableError(f"no JSON-RPC node answers at {rpc_url} (expected http(s)://)")
+    # No automatic retries: a wrong URL must fail within `timeout`, not after a backoff series.
+    provider = HTTPProvider(
+        rpc_url, request_kwargs={"timeout": timeout}, exception_retry_configuration=None
+    )
+    w3 = Web3(provider)
+    try:
+        w3.eth.chain_id  # noqa: B018 - a round trip that every node answers
+    except Exception as exc:  # connection refused, timeout, bad JSON, HTTP error...
+        raise RpcUnavailableError(f"no JSON-RPC node answers at {rpc_url}") from exc
+    return w3
+
+
+class NonceManager:
+    """A local nonce counter, initialised from the chain's pending count, resynced on demand.
+
+    `take()` hands out consecutive nonces without a round trip, so several transactions can be
+    in flight before the first receipt. Thread-safe.
+    """
+
+    def __init__(self, fetch_pending: Callable[[], int]) -> None:
+        self._fetch = fetch_pending
+        self._next: int | None = None
+        self._lock = threading.Lock()
+
+    def take(self) -> int:
+        with self._lock:
+            if self._next is None:
+                self._next = self._fetch()
+            nonce = self._next
+            self._next += 1
+            return nonce
+
+    def resync(self) -> int:
+        """Forget the local counter and start again from the chain's pending count."""
+        with self._lock:
+            self._next = self._fetch()
+            return self._next
+
+    def peek(self) -> int | None:
+        return self._next
+
+
+_NONCE_TOO_LOW = ("nonce too low", "nonce is too low", "already been used", "oldnonce")
+_ALREADY_KNOWN = ("already known", "already imported", "known transaction")
+
+
+def _message(exc: BaseException) -> str:
+    return str(getattr(exc, "message", None) or exc).lower()
+
+
+class TxSender:
+    """Sign with a local account and send: local nonces, chain id once, fees cached per block."""
+
+    def __init__(
+        self,
+        w3: Web3,
+        account: LocalAccount,
+        *,
+        gas_headroom: float = 1.25,  # estimate × this, since state may change before mining
+        base_fee_multiplier: int = 2,  # maxFee = base fee × this + tip: survives ~6 full blocks
+        priority_fee: int | None = None,  # wei; None asks the node once (eth_maxPriorityFeePerGas)
+        fee_ttl: float = 1.0,  # seconds a fetched base fee is reused before asking again
+        timeout: float = 60.0,  # seconds to wait for a receipt
+        poll_interval: float = 0.05,  # seconds between receipt polls
+    ) -> None:
+        if gas_headroom < 1.0:
+            raise ConfigError(f"gas_headroom must be >= 1.0, got {gas_headroom}")
+        if base_fee_multiplier < 1:
+            raise ConfigError(f"base_fee_multiplier must be >= 1, got {base_fee_multiplier}")
+        self.w3 = w3
+        self.account = account
+        self.address = account.address
+        self.gas_headroom = gas_headroom
+        self.base_fee_multiplier = base_fee_multiplier
+        self.timeout = timeout
+        self.poll_interval = poll_interval
+        self.fee_ttl = fee_ttl
+        self.chain_id = w3.eth.chain_id
+        self._priority_fee = priority_fee
+        self._fees: tuple[float, int, int] | None = None  # (fetched_at, block, base fee)
+        self._fee_lock = threading.Lock()
+        self._send_lock = threading.Lock()
+        self.nonces = NonceManager(
+            lambda: w3.eth.get_transaction_count(self.address, "pending")
+        )
+
+    # -- fields --------------------------------------------------------------------------
+    def fees(self) -> tuple[int, int]:
+        """(maxFeePerGas, maxPriorityFeePerGas) from the latest base fee, cached for fee_ttl."""
+        with self._fee_lock:
+            now = time.monotonic()
+            if self._fees is None or now - self._fees[0] > self.fee_ttl:
+                block = self.w3.eth.get_block("latest")
+                self._fees = (now, int(block["number"]), int(block.get("baseFeePerGas") or 0))
+            if self._priority_fee is None:
+                try:
+                    self._priority_fee = int(self.w3.eth.max_priority_fee)
+                except Exception:  # nodes without the method: 1 gwei is a safe devnet tip
+                    self._priority_fee = 10**9
+            tip = self._priority_fee
+            return self._fees[2] * self.base_fee_multiplier + tip, tip
+
+    def estimate(self, tx: TxParams) -> int:
+        """Gas estimate × headroom; a revert during estimation raises its decoded class."""
+        try:
+            estimate = self.w3.eth.estimate_gas(tx)
+        except (ContractLogicError, Web3RPCError) as exc:
+            decoded = revert_from_exception(exc)
+            if decoded is None:
+                raise
+            raise decoded from exc
+        return int(estimate * self.gas_headroom)
+
+    def build(
+        self, fn: ContractFunction | None = None, *, to: str | None = None, data: bytes = b"",
+        value: int = 0, gas: int | None = None,
+    ) -> TxParams:
+        """A complete EIP-1559 transaction except the nonce (estimating gas when not given)."""
+        if fn is not None:
+            to = fn.address
+            data = HexBytes(fn._encode_transaction_data())
+        tx: dict[str, Any] = {
+            "from": self.address,
+            "value": value,
+            "data": HexBytes(data),
+            "chainId": self.chain_id,
+            "type": 2,
+        }
+        if to is not None:
+            tx["to"] = Web3.to_checksum_address(to)
+        tx["gas"] = gas if gas is not None else self.estimate(tx)  # type: ignore[arg-type]
+        tx["maxFeePerGas"], tx["maxPriorityFeePerGas"] = self.fees()
+        return tx  # type: ignore[return-value]
+
+    # -- sending -------------------------------------------------------------------------
+    def send_tx(self, tx: TxParams) -> HexBytes:
+        """Assign the next nonce, sign and submit; resync once on 'nonce too low'."""
+        with self._send_lock:
+            for attempt in (0, 1):
+                signed_tx = dict(tx, nonce=self.nonces.take())
+                signed = self.account.sign_transaction(signed_tx)  # type: ignore[arg-type]
+                try:
+                    return self.w3.eth.send_raw_transaction(signed.raw_transaction)
+                except Exception as exc:
+                    text = _message(exc)
+                    if any(k in text for k in _ALREADY_KNOWN):
+                        return HexBytes(signed.hash)
+                    self.nonces.resync()  # the taken nonce was not used: close the gap
+                    if attempt == 0 and any(k in text for k in _NONCE_TOO_LOW):
+                        continue
+                    decoded = revert_from_exception(exc)
+                    if decoded is not None:
+                        raise decoded from exc
+                    raise
+        raise AssertionError("unreachable")
+
+    def send(
+        self, fn: ContractFunction, *, gas: int | None = None, value: int = 0, wait: bool = True
+    ) -> TxReceipt | HexBytes:
+        """Send a contract call; with wait=True return the receipt (a revert raises decoded)."""
+        tx_hash = self.send_tx(self.build(fn, gas=gas, value=value))
+        return self.wait(tx_hash) if wait else tx_hash
+
+    def transfer(self, to: str, *, value_wei: int, wait: bool = True) -> TxReceipt | HexBytes:
+        tx_hash = self.send_tx(self.build(to=to, value=value_wei, gas=21_000))
+        return self.wait(tx_hash) if wait else tx_hash
+
+    def wait(self, tx_hash: HexBytes | str, *, timeout: float | None = None) -> TxReceipt:
+        """Poll for the receipt; status 0 replays the call to raise the decoded revert."""
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        while True:
+            try:
+                receipt = self.w3.eth.get_transaction_receipt(HexBytes(tx_hash))
+                break
+            except TransactionNotFound:
+                if time.monotonic() > deadline:
+                    raise TxTimeoutError(
+                        f"transaction {HexBytes(tx_hash).to_0x_hex()} not mined in "
+                        f"{self.timeout if timeout is None else timeout:.0f} s"
+                    ) from None
+                time.sleep(self.poll_interval)
+        if receipt["status"] != 1:
+            raise replay_revert(self.w3, receipt)
+        return receipt
+
+    def deploy(
+        self, artifact: Artifact, *args: Any, gas: int | None = None
+    ) -> tuple[str, TxReceipt]:
+        """Deploy `artifact` with constructor `args`; returns (checksum address, receipt)."""
+        if not artifact.deployable:
+            raise ChainError(f"{artifact.name} has no bytecode (interface or abstract contract)")
+        register_abi(artifact.abi)
+        factory = self.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
+        data = factory.constructor(*args).data_in_transaction
+        receipt = self.wait(self.send_tx(self.build(data=HexBytes(data), gas=gas)))
+        address = receipt["contractAddress"]
+        if address is None:
+            raise ChainError(f"deploying {artifact.name} produced no contract address")
+        return Web3.to_checksum_address(address), receipt
+
+
+def replay_revert(w3: Web3, receipt: TxReceipt) -> ContractRevert:
+    """The decoded revert of a mined failed transaction, by replaying it with eth_call."""
+    tx_hash = HexBytes(receipt["transactionHash"]).to_0x_hex()
+    tx = w3.eth.get_transaction(receipt["transactionHash"])
+    if receipt["gasUsed"] >= tx["gas"]:
+        return UnknownRevert(message=f"out of gas (used all {tx['gas']})", tx_hash=tx_hash)
+    call: dict[str, Any] = {"from": tx["from"], "data": tx["input"], "value": tx["value"]}
+    if tx.get("to"):
+        call["to"] = tx["to"]
+    call["gas"] = tx["gas"]
+    try:  # state before the transaction's block; exact unless an earlier tx in it mattered
+        w3.eth.call(call, max(int(receipt["blockNumber"]) - 1, 0))  # type: ignore[arg-type]
+    except (ContractLogicError, Web3RPCError) as exc:
+        decoded = revert_from_exception(exc, tx_hash=tx_hash)
+        if decoded is not None:
+            return decoded
+        return UnknownRevert(message=f"replay failed: {_message(exc)}", tx_hash=tx_hash)
+    return UnknownRevert(message="mined with status 0; replay did not revert", tx_hash=tx_hash)
