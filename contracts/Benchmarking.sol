@@ -1,0 +1,176 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import "./DppdlBase.sol";
+
+/// @title Mutual credibility on-chain: labels digests, low-quality reports, removal by majority.
+/// @notice Reports are per (task, reporter, target) and permanent; a party reported by a strict
+///         majority (> half) of the current credible set is removed for good. Only reports from
+///         parties that are still credible count, so a removal can cascade.
+abstract contract Benchmarking is DppdlBase {
+    // ------------------------------------------------------------------------------------------
+    // errors
+    // ------------------------------------------------------------------------------------------
+
+    /// @notice A party tried to label its own samples or report itself.
+    error BenchmarkSelfTarget(uint256 taskId, address party);
+    /// @notice Labels for this publisher were already posted by this labeler in this phase.
+    error BenchmarkLabelsAlreadyPosted(uint256 taskId, uint256 epoch, address labeler, address publisher);
+    /// @notice A labels digest of zero carries nothing.
+    error BenchmarkLabelsEmpty(uint256 taskId, address publisher);
+    /// @notice The reporter already reported this target (reports are permanent and counted once).
+    error BenchmarkAlreadyReported(uint256 taskId, address reporter, address target);
+
+    // ------------------------------------------------------------------------------------------
+    // events
+    // ------------------------------------------------------------------------------------------
+
+    /// @notice `labeler` posted the digest of its labels for `publisher`'s samples of `epoch`.
+    event LabelsPosted(
+        uint256 indexed taskId, uint256 epoch, address indexed labeler, address indexed publisher, bytes32 labelsDigest
+    );
+    /// @notice `reporter` reported `target` as low quality; `reports` counts credible reporters.
+    event PartyReported(uint256 indexed taskId, address indexed reporter, address indexed target, uint256 reports);
+    /// @notice `party` was removed by a strict majority; `credibleLeft` parties remain.
+    event PartyRemoved(uint256 indexed taskId, address indexed party, uint256 reports, uint256 credibleLeft);
+
+    // ------------------------------------------------------------------------------------------
+    // storage
+    // ------------------------------------------------------------------------------------------
+
+    mapping(
+        uint256 taskId
+            => mapping(uint256 epoch => mapping(address labeler => mapping(address publisher => bytes32)))
+    ) internal _labels;
+
+    // ------------------------------------------------------------------------------------------
+    // external
+    // ------------------------------------------------------------------------------------------
+
+    /// @notice Post, in one transaction, the digests of your labels for other parties' samples.
+    /// @dev Allowed while benchmarking (epoch 0) and in training epochs (fresh sample subsets).
+    /// @param taskId The task.
+    /// @param posts (publisher, labelsDigest) pairs; each publisher credible and not the sender.
+    function postLabels(uint256 taskId, LabelPost[] calldata posts) external {
+        TaskStatus storage st = _running(taskId);
+        _credibleMember(taskId, msg.sender);
+        uint256 epoch = st.epoch;
+        for (uint256 k = 0; k < posts.length; ++k) {
+            address publisher = posts[k].publisher;
+            bytes32 digest = posts[k].labelsDigest;
+            if (publisher == msg.sender) revert BenchmarkSelfTarget(taskId, publisher);
+            _credibleMember(taskId, publisher);
+            if (digest == bytes32(0)) revert BenchmarkLabelsEmpty(taskId, publisher);
+            mapping(address => bytes32) storage mine = _labels[taskId][epoch][msg.sender];
+            if (mine[publisher] != bytes32(0)) {
+                revert BenchmarkLabelsAlreadyPosted(taskId, epoch, msg.sender, publisher);
+            }
+            mine[publisher] = digest;
+            emit LabelsPosted(taskId, epoch, msg.sender, publisher, digest);
+        }
+    }
+
+    /// @notice Report parties as low quality (credibility below the threshold), in one transaction.
+    /// @param taskId The task.
+    /// @param targets Credible parties other than the sender, each reported at most once per task.
+    function report(uint256 taskId, address[] calldata targets) external {
+        _running(taskId);
+        _credibleMember(taskId, msg.sender);
+        _report(taskId, targets);
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // views
+    // ------------------------------------------------------------------------------------------
+
+    /// @notice The labels digest `labeler` posted for `publisher`'s samples in `epoch` (0 if none).
+    function labelsDigest(uint256 taskId, uint256 epoch, address labeler, address publisher)
+        external
+        view
+        returns (bytes32)
+    {
+        return _labels[taskId][epoch][labeler][publisher];
+    }
+
+    /// @notice Whether `reporter` has reported `target` in this task.
+    function hasReported(uint256 taskId, address reporter, address target) external view returns (bool) {
+        Member storage t = _members[taskId][target];
+        if (t.status == PartyStatus.None) return false;
+        return (_reportBits[taskId][reporter] >> t.index) & 1 == 1;
+    }
+
+    /// @notice The parties `reporter` has reported in this task, in roster order.
+    function reportsBy(uint256 taskId, address reporter) external view returns (address[] memory out) {
+        uint256 bits = _reportBits[taskId][reporter];
+        address[] storage roster = _roster[taskId];
+        out = new address[](_popcount(bits));
+        uint256 k;
+        for (uint256 i = 0; i < roster.length; ++i) {
+            if ((bits >> i) & 1 == 1) out[k++] = roster[i];
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // internal
+    // ------------------------------------------------------------------------------------------
+
+    /// @dev Record msg.sender's reports (the caller checked the task and the sender).
+    function _report(uint256 taskId, address[] calldata targets) internal {
+        TaskStatus storage st = _status[taskId];
+        uint256 bits = _reportBits[taskId][msg.sender];
+        bool removed;
+        for (uint256 k = 0; k < targets.length; ++k) {
+            address target = targets[k];
+            if (target == msg.sender) revert BenchmarkSelfTarget(taskId, target);
+            Member storage t = _credibleMember(taskId, target);
+            uint256 bit = uint256(1) << t.index;
+            if (bits & bit != 0) revert BenchmarkAlreadyReported(taskId, msg.sender, target);
+            bits |= bit;
+            t.reports += 1;
+            emit PartyReported(taskId, msg.sender, target, t.reports);
+            if (uint256(t.reports) * 2 > st.credible) {
+                _remove(taskId, st, target, t);
+                removed = true;
+            }
+        }
+        _reportBits[taskId][msg.sender] = bits;
+        if (removed) _sweep(taskId, st);
+    }
+
+    /// @dev Remove one party and withdraw its reports from the counts of still-credible parties.
+    function _remove(uint256 taskId, TaskStatus storage st, address party, Member storage m) internal {
+        m.status = PartyStatus.Removed;
+        st.credible -= 1;
+        if (m.doneMark == uint32(st.epoch) + 1) st.doneCount -= 1;
+        emit PartyRemoved(taskId, party, m.reports, st.credible);
+        uint256 bits = _reportBits[taskId][party];
+        address[] storage roster = _roster[taskId];
+        for (uint256 i = 0; bits != 0; ++i) {
+            if (bits & 1 == 1) {
+                Member storage t = _members[taskId][roster[i]];
+                if (t.status == PartyStatus.Credible) t.reports -= 1;
+            }
+            bits >>= 1;
+        }
+    }
+
+    /// @dev A removal shrinks the credible set, which can put others over the majority: repeat.
+    function _sweep(uint256 taskId, TaskStatus storage st) internal {
+        address[] storage roster = _roster[taskId];
+        bool changed = true;
+        while (changed) {
+            changed = false;
+            for (uint256 i = 0; i < roster.length; ++i) {
+                Member storage m = _members[taskId][roster[i]];
+                if (m.status == PartyStatus.Credible && uint256(m.reports) * 2 > st.credible) {
+                    _remove(taskId, st, roster[i], m);
+                    changed = true;
+                }
+            }
+        }
+    }
+
+    function _popcount(uint256 x) internal pure returns (uint256 c) {
+        for (; x != 0; x &= x - 1) ++c;
+    }
+}

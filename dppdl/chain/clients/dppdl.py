@@ -1,0 +1,246 @@
+"""Typed client of the Dppdl contract: tasks, benchmarking, points and disputes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from web3 import Web3
+from web3.contract import Contract
+from web3.contract.contract import ContractFunction
+from web3.logs import DISCARD
+from web3.types import TxReceipt
+
+from dppdl.chain.clients.types import (
+    DisputeInfo,
+    DisputeOutcome,
+    DisputeState,
+    PartyInfo,
+    PointTotals,
+    RequestInfo,
+    TaskInfo,
+    TaskParams,
+    TaskState,
+    UploadCommitment,
+    as_bytes32,
+)
+from dppdl.chain.deployment import Deployment
+from dppdl.chain.reverts import decoding_reverts, register_abi
+from dppdl.chain.tx import TxSender
+from dppdl.errors import ChainError, ConfigError
+
+CONTRACT_NAME = "Dppdl"  # the compiled contract and its key in deployments/<chainId>.json
+
+
+class DppdlClient:
+    """One party's (or requester's) handle on the deployed Dppdl contract.
+
+    Transactions are signed by `sender` (a TxSender); reverts raise the named ContractRevert
+    subclass of the custom error (e.g. `PointsInsufficientBalance`). Views need no sender.
+    """
+
+    def __init__(self, contract: Contract, sender: TxSender | None = None) -> None:
+        if contract.address is None:
+            raise ConfigError("the Dppdl contract object has no address")
+        register_abi(contract.abi)
+        self.contract = contract
+        self.sender = sender
+
+    @classmethod
+    def from_deployment(
+        cls, deployment: Deployment, w3: Web3, sender: TxSender | None = None
+    ) -> DppdlClient:
+        return cls(deployment.contract(w3, CONTRACT_NAME), sender)
+
+    def with_sender(self, sender: TxSender) -> DppdlClient:
+        """The same contract, signing with another account."""
+        return DppdlClient(self.contract, sender)
+
+    @property
+    def address(self) -> str:
+        return str(self.contract.address)
+
+    @property
+    def w3(self) -> Web3:
+        return self.contract.w3
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def publish_task(self, *, params: TaskParams) -> int:
+        """Publish a task (the sender becomes its requester); returns the new task id."""
+        receipt = self._send(self.contract.functions.publishTask(params.to_abi()))
+        return int(self._event(receipt, "TaskPublished")[0]["taskId"])
+
+    def join(
+        self, *, task_id: int, public_key: bytes, privacy_ppm: int, samples_digest: bytes
+    ) -> TxReceipt:
+        """The init transaction; the join that fills the roster also starts the task."""
+        as_bytes32(public_key, "public_key")
+        as_bytes32(samples_digest, "samples_digest")
+        return self._send(
+            self.contract.functions.join(task_id, public_key, privacy_ppm, samples_digest)
+        )
+
+    def start_task(self, *, task_id: int) -> TxReceipt:
+        return self._send(self.contract.functions.startTask(task_id))
+
+    def cancel_task(self, *, task_id: int) -> TxReceipt:
+        return self._send(self.contract.functions.cancelTask(task_id))
+
+    def signal_done(self, *, task_id: int, reports: Sequence[str] = ()) -> TxReceipt:
+        """Done with the current phase (with this phase's low-quality reports, if any)."""
+        return self._send(self.contract.functions.signalDone(task_id, _addrs(reports)))
+
+    def advance_epoch(self, *, task_id: int) -> TxReceipt:
+        return self._send(self.contract.functions.advanceEpoch(task_id))
+
+    # -- benchmarking ------------------------------------------------------------------------
+    def post_labels(self, *, task_id: int, labels: Sequence[tuple[str, bytes]]) -> TxReceipt:
+        """One transaction with the labels digest for each (publisher, labels_digest)."""
+        posts = [(Web3.to_checksum_address(p), as_bytes32(d, "labels_digest")) for p, d in labels]
+        return self._send(self.contract.functions.postLabels(task_id, posts))
+
+    def report(self, *, task_id: int, targets: Sequence[str]) -> TxReceipt:
+        return self._send(self.contract.functions.report(task_id, _addrs(targets)))
+
+    # -- points ------------------------------------------------------------------------------
+    def request_downloads(
+        self, *, task_id: int, requests: Sequence[tuple[str, int]]
+    ) -> list[int]:
+        """Escrow points for (uploader, count) pairs in one tx; returns the request ids."""
+        orders = [(Web3.to_checksum_address(u), int(c)) for u, c in requests]
+        receipt = self._send(self.contract.functions.requestDownloads(task_id, orders))
+        return [int(e["requestId"]) for e in self._event(receipt, "DownloadRequested")]
+
+    def commit_uploads(
+        self, *, task_id: int, commits: Sequence[UploadCommitment]
+    ) -> TxReceipt:
+        """Commit blob digests and key hashes for requests addressed to the sender."""
+        return self._send(
+            self.contract.functions.commitUploads(task_id, [c.to_abi() for c in commits])
+        )
+
+    def refund_requests(self, *, request_ids: Sequence[int]) -> TxReceipt:
+        return self._send(self.contract.functions.refundRequests(list(request_ids)))
+
+    # -- disputes ----------------------------------------------------------------------------
+    def file_dispute(self, *, request_id: int, blob_digest: bytes, key_hash: bytes) -> TxReceipt:
+        return self._send(self.contract.functions.fileDispute(
+            request_id, as_bytes32(blob_digest, "blob_digest"), as_bytes32(key_hash, "key_hash")))
+
+    def answer_dispute(self, *, request_id: int, fresh_key: bytes) -> TxReceipt:
+        return self._send(
+            self.contract.functions.answerDispute(request_id, as_bytes32(fresh_key, "fresh_key"))
+        )
+
+    def vote_dispute(self, *, request_id: int, blob_valid: bool) -> TxReceipt:
+        return self._send(self.contract.functions.voteDispute(request_id, bool(blob_valid)))
+
+    def settle_dispute(self, *, request_id: int) -> TxReceipt:
+        return self._send(self.contract.functions.settleDispute(request_id))
+
+    # -- views -------------------------------------------------------------------------------
+    def task_count(self) -> int:
+        return int(self._call(self.contract.functions.taskCount()))
+
+    def task(self, task_id: int) -> TaskInfo:
+        params, st, requester, phase_dl, request_dl, upload_dl = self._call(
+            self.contract.functions.getTask(task_id)
+        )
+        return TaskInfo(
+            task_id=task_id, params=TaskParams.from_abi(params), requester=requester,
+            state=TaskState(st[0]), epoch=st[1], joined=st[2], credible=st[3],
+            done_count=st[4], phase_start=st[5], minted=st[6], phase_deadline=phase_dl,
+            request_deadline=request_dl, upload_deadline=upload_dl,
+        )
+
+    def roster(self, task_id: int) -> list[PartyInfo]:
+        rows = self._call(self.contract.functions.getRoster(task_id))
+        return [PartyInfo.from_abi(t) for t in rows]
+
+    def party(self, task_id: int, party: str) -> PartyInfo:
+        fn = self.contract.functions.getParty(task_id, Web3.to_checksum_address(party))
+        return PartyInfo.from_abi(self._call(fn))
+
+    def balance_of(self, task_id: int, party: str) -> int:
+        return int(self._call(self.contract.functions.balanceOf(task_id, _addr(party))))
+
+    def escrow_of(self, task_id: int, party: str) -> int:
+        return int(self._call(self.contract.functions.escrowOf(task_id, _addr(party))))
+
+    def upload_cap(self, task_id: int, party: str) -> int:
+        return int(self._call(self.contract.functions.uploadCap(task_id, _addr(party))))
+
+    def point_totals(self, task_id: int) -> PointTotals:
+        minted, balances, escrow, held = self._call(self.contract.functions.pointTotals(task_id))
+        return PointTotals(minted=minted, balances=balances, escrow=escrow, held=held)
+
+    def held_of(self, task_id: int) -> int:
+        return int(self._call(self.contract.functions.heldOf(task_id)))
+
+    def request_id_of(self, task_id: int, epoch: int, receiver: str, uploader: str) -> int:
+        fn = self.contract.functions.requestIdOf(task_id, epoch, _addr(receiver), _addr(uploader))
+        return int(self._call(fn))
+
+    def request(self, request_id: int) -> RequestInfo:
+        return RequestInfo.from_abi(self._call(self.contract.functions.getRequest(request_id)))
+
+    def requests_by_receiver(self, task_id: int, epoch: int, receiver: str) -> list[RequestInfo]:
+        fn = self.contract.functions.requestsByReceiver(task_id, epoch, _addr(receiver))
+        return [RequestInfo.from_abi(t) for t in self._call(fn)]
+
+    def requests_by_uploader(self, task_id: int, epoch: int, uploader: str) -> list[RequestInfo]:
+        fn = self.contract.functions.requestsByUploader(task_id, epoch, _addr(uploader))
+        return [RequestInfo.from_abi(t) for t in self._call(fn)]
+
+    def labels_digest(self, task_id: int, epoch: int, labeler: str, publisher: str) -> bytes:
+        fn = self.contract.functions.labelsDigest(task_id, epoch, _addr(labeler), _addr(publisher))
+        return bytes(self._call(fn))
+
+    def has_reported(self, task_id: int, reporter: str, target: str) -> bool:
+        fn = self.contract.functions.hasReported(task_id, _addr(reporter), _addr(target))
+        return bool(self._call(fn))
+
+    def reports_by(self, task_id: int, reporter: str) -> list[str]:
+        return list(self._call(self.contract.functions.reportsBy(task_id, _addr(reporter))))
+
+    def dispute(self, request_id: int) -> DisputeInfo:
+        d, key_hash, revealed = self._call(self.contract.functions.getDispute(request_id))
+        return DisputeInfo(
+            request_id=request_id, state=DisputeState(d[0]), outcome=DisputeOutcome(d[1]),
+            filed_block=d[2], answered_block=d[3], voters=d[4], valid_votes=d[5],
+            invalid_votes=d[6], deposit=d[7], held_payment=d[8], key_hash=bytes(key_hash),
+            revealed_key=bytes(revealed),
+        )
+
+    def has_voted(self, request_id: int, voter: str) -> bool:
+        return bool(self._call(self.contract.functions.hasVoted(request_id, _addr(voter))))
+
+    # -- events ------------------------------------------------------------------------------
+    def events(self, receipt: TxReceipt, name: str) -> list[dict[str, Any]]:
+        """The decoded `name` events of this contract in `receipt`, as plain dicts of args."""
+        return self._event(receipt, name)
+
+    # -- internals ---------------------------------------------------------------------------
+    def _send(self, fn: ContractFunction) -> TxReceipt:
+        if self.sender is None:
+            raise ChainError("this DppdlClient has no TxSender; build it with sender= to transact")
+        receipt = self.sender.send(fn)
+        assert not isinstance(receipt, bytes)  # wait=True returns the receipt
+        return receipt
+
+    @staticmethod
+    def _call(fn: ContractFunction) -> Any:
+        with decoding_reverts():
+            return fn.call()
+
+    def _event(self, receipt: TxReceipt, name: str) -> list[dict[str, Any]]:
+        logs = self.contract.events[name]().process_receipt(receipt, errors=DISCARD)
+        return [dict(log["args"]) for log in logs]
+
+
+def _addr(value: str) -> str:
+    return Web3.to_checksum_address(value)
+
+
+def _addrs(values: Iterable[str]) -> list[str]:
+    return [Web3.to_checksum_address(v) for v in values]
