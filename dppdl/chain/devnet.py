@@ -145,7 +145,7 @@ class Devnet:
 
 def _command(
     kind: DevnetKind, host: str, port: int, block_time: float | None, accounts: int,
-    chain_id: int | None,
+    chain_id: int | None, mixed_mining: bool = False,
 ) -> list[str]:
     if kind == "anvil":
         binary = paths.require_devnet_package(paths.anvil_binary(), "the anvil binary")
@@ -155,6 +155,8 @@ def _command(
         ]
         if block_time is not None:
             cmd += ["--block-time", f"{block_time:g}"]
+            if mixed_mining:
+                cmd.append("--mixed-mining")  # transactions mine at once, blocks also tick
         if chain_id is not None:
             cmd += ["--chain-id", str(chain_id)]
         return cmd
@@ -206,9 +208,12 @@ def start_devnet(
     chain_id: int | None = None,
     log_path: Path | None = None,
     detached: bool = False,
+    mixed_mining: bool = False,
 ) -> Devnet:
     """Start a devnet node and wait until it answers; port 0 picks a free port.
 
+    With block_time and mixed_mining=True (Anvil only), transactions still mine at once while
+    empty blocks tick every block_time seconds, so block-based deadlines pass on an idle chain.
     With detached=True the node outlives this process (own session, no atexit stop); the
     `dppdl devnet up` command uses that. Otherwise it is stopped at interpreter exit at latest.
     """
@@ -226,7 +231,9 @@ def start_devnet(
         os.close(fd)
         log_path = Path(name)
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    cmd = _command(kind, host, port, block_time, accounts, chain_id)
+    if mixed_mining and (kind != "anvil" or block_time is None):
+        raise ConfigError("mixed_mining needs kind='anvil' and a block_time")
+    cmd = _command(kind, host, port, block_time, accounts, chain_id, mixed_mining)
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
             cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
