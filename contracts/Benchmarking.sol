@@ -32,7 +32,10 @@ abstract contract Benchmarking is DppdlBase {
     /// @notice `reporter` reported `target` as low quality; `reports` counts credible reporters.
     event PartyReported(uint256 indexed taskId, address indexed reporter, address indexed target, uint256 reports);
     /// @notice `party` was removed by a strict majority; `credibleLeft` parties remain.
-    event PartyRemoved(uint256 indexed taskId, address indexed party, uint256 reports, uint256 credibleLeft);
+    /// @notice A strict majority of the credible set reported `party` in phase `epoch`.
+    event PartyRemoved(
+        uint256 indexed taskId, address indexed party, uint256 epoch, uint256 reports, uint256 credibleLeft
+    );
 
     // ------------------------------------------------------------------------------------------
     // storage
@@ -71,8 +74,10 @@ abstract contract Benchmarking is DppdlBase {
     }
 
     /// @notice Report parties as low quality (credibility below the threshold), in one transaction.
+    /// @dev Reports count for the current phase only; when the phase closes, every party reported
+    ///      by a strict majority of the credible set is removed, all at once (paper, Algorithm 1).
     /// @param taskId The task.
-    /// @param targets Credible parties other than the sender, each reported at most once per task.
+    /// @param targets Credible parties other than the sender, each reported at most once per phase.
     function report(uint256 taskId, address[] calldata targets) external {
         _running(taskId);
         _credibleMember(taskId, msg.sender);
@@ -92,16 +97,24 @@ abstract contract Benchmarking is DppdlBase {
         return _labels[taskId][epoch][labeler][publisher];
     }
 
-    /// @notice Whether `reporter` has reported `target` in this task.
-    function hasReported(uint256 taskId, address reporter, address target) external view returns (bool) {
+    /// @notice Whether `reporter` reported `target` in phase `epoch` (0 = benchmarking).
+    function hasReported(uint256 taskId, uint256 epoch, address reporter, address target)
+        external
+        view
+        returns (bool)
+    {
         Member storage t = _members[taskId][target];
         if (t.status == PartyStatus.None) return false;
-        return (_reportBits[taskId][reporter] >> t.index) & 1 == 1;
+        return (_reportBits[taskId][epoch][reporter] >> t.index) & 1 == 1;
     }
 
-    /// @notice The parties `reporter` has reported in this task, in roster order.
-    function reportsBy(uint256 taskId, address reporter) external view returns (address[] memory out) {
-        uint256 bits = _reportBits[taskId][reporter];
+    /// @notice The parties `reporter` reported in phase `epoch`, in roster order.
+    function reportsBy(uint256 taskId, uint256 epoch, address reporter)
+        external
+        view
+        returns (address[] memory out)
+    {
+        uint256 bits = _reportBits[taskId][epoch][reporter];
         address[] storage roster = _roster[taskId];
         out = new address[](_popcount(bits));
         uint256 k;
@@ -114,11 +127,10 @@ abstract contract Benchmarking is DppdlBase {
     // internal
     // ------------------------------------------------------------------------------------------
 
-    /// @dev Record msg.sender's reports (the caller checked the task and the sender).
+    /// @dev Record msg.sender's reports for the current phase (the caller checked the sender).
     function _report(uint256 taskId, address[] calldata targets) internal {
-        TaskStatus storage st = _status[taskId];
-        uint256 bits = _reportBits[taskId][msg.sender];
-        bool removed;
+        uint256 epoch = _status[taskId].epoch;
+        uint256 bits = _reportBits[taskId][epoch][msg.sender];
         for (uint256 k = 0; k < targets.length; ++k) {
             address target = targets[k];
             if (target == msg.sender) revert BenchmarkSelfTarget(taskId, target);
@@ -128,45 +140,30 @@ abstract contract Benchmarking is DppdlBase {
             bits |= bit;
             t.reports += 1;
             emit PartyReported(taskId, msg.sender, target, t.reports);
-            if (uint256(t.reports) * 2 > st.credible) {
-                _remove(taskId, st, target, t);
-                removed = true;
-            }
         }
-        _reportBits[taskId][msg.sender] = bits;
-        if (removed) _sweep(taskId, st);
+        _reportBits[taskId][epoch][msg.sender] = bits;
     }
 
-    /// @dev Remove one party and withdraw its reports from the counts of still-credible parties.
-    function _remove(uint256 taskId, TaskStatus storage st, address party, Member storage m) internal {
-        m.status = PartyStatus.Removed;
-        st.credible -= 1;
-        if (m.doneMark == uint32(st.epoch) + 1) st.doneCount -= 1;
-        emit PartyRemoved(taskId, party, m.reports, st.credible);
-        uint256 bits = _reportBits[taskId][party];
+    /// @dev Remove, at once, every credible party that more than half of the credible set
+    ///      reported this phase (decisions first, then removals: no cascade), reset the counts.
+    function _closePhase(uint256 taskId, TaskStatus storage st) internal override {
         address[] storage roster = _roster[taskId];
-        for (uint256 i = 0; bits != 0; ++i) {
-            if (bits & 1 == 1) {
-                Member storage t = _members[taskId][roster[i]];
-                if (t.status == PartyStatus.Credible) t.reports -= 1;
+        uint256 credible = st.credible;
+        uint256 doomed;
+        for (uint256 i = 0; i < roster.length; ++i) {
+            Member storage m = _members[taskId][roster[i]];
+            if (m.status == PartyStatus.Credible && uint256(m.reports) * 2 > credible) {
+                doomed |= uint256(1) << i;
             }
-            bits >>= 1;
         }
-    }
-
-    /// @dev A removal shrinks the credible set, which can put others over the majority: repeat.
-    function _sweep(uint256 taskId, TaskStatus storage st) internal {
-        address[] storage roster = _roster[taskId];
-        bool changed = true;
-        while (changed) {
-            changed = false;
-            for (uint256 i = 0; i < roster.length; ++i) {
-                Member storage m = _members[taskId][roster[i]];
-                if (m.status == PartyStatus.Credible && uint256(m.reports) * 2 > st.credible) {
-                    _remove(taskId, st, roster[i], m);
-                    changed = true;
-                }
+        for (uint256 i = 0; i < roster.length; ++i) {
+            Member storage m = _members[taskId][roster[i]];
+            if ((doomed >> i) & 1 == 1) {
+                m.status = PartyStatus.Removed;
+                st.credible -= 1;
+                emit PartyRemoved(taskId, roster[i], st.epoch, m.reports, st.credible);
             }
+            m.reports = 0;
         }
     }
 

@@ -46,8 +46,9 @@ abstract contract DppdlBase {
     mapping(uint256 taskId => mapping(address party => bytes32)) internal _publicKeys;
     mapping(uint256 taskId => mapping(address party => bytes32)) internal _samples;
     mapping(uint256 taskId => mapping(bytes32 key => bool)) internal _keyTaken;
-    /// @dev Bit i set: the reporter reported roster[i].
-    mapping(uint256 taskId => mapping(address reporter => uint256)) internal _reportBits;
+    /// @dev Bit i set: the reporter reported roster[i] in that phase (0 = benchmarking).
+    mapping(uint256 taskId => mapping(uint256 epoch => mapping(address reporter => uint256))) internal
+        _reportBits;
     mapping(uint256 taskId => mapping(address party => uint256)) internal _missedUploads;
     mapping(uint256 taskId => mapping(address party => uint256)) internal _disputesLost;
     mapping(uint256 requestId => Request) internal _requests;
@@ -83,7 +84,9 @@ abstract contract DppdlBase {
     }
 
     /// @dev Close the current phase: start the next epoch or finish the task.
+    /// @dev Close the current phase (its reports decide removals) and start the next, or finish.
     function _advance(uint256 taskId, TaskStatus storage st) internal {
+        _closePhase(taskId, st);
         if (st.epoch >= _params[taskId].epochs) {
             st.state = TaskState.Finished;
             emit TaskFinished(taskId, block.number);
@@ -95,6 +98,9 @@ abstract contract DppdlBase {
         st.phaseStart = uint64(block.number);
         emit EpochStarted(taskId, st.epoch, block.number);
     }
+
+    /// @dev Settle the closing phase's reports (implemented by the benchmarking concern).
+    function _closePhase(uint256 taskId, TaskStatus storage st) internal virtual;
 
     /// @dev Request ids pack (task, epoch, receiver index, uploader index) so no index is stored.
     function _requestId(uint256 taskId, uint256 epoch, uint256 receiverIndex, uint256 uploaderIndex)

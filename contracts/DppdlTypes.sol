@@ -91,7 +91,7 @@ struct Member {
     uint8 index; // position in the roster
     uint32 privacyPpm; // declared privacy level, parts per million
     uint32 doneMark; // last phase signalled done + 1 (0: never)
-    uint8 reports; // reports against this party from currently credible parties
+    uint8 reports; // reports against this party in the current phase
     uint80 balance; // spendable points
     uint80 escrow; // points escrowed in this party's pending download requests
 }

@@ -125,7 +125,7 @@ class Participant:
     def train_gan(self, *, progress: bool = False) -> DPGANResult:
         """Train this party's DP-GAN on its local images (labels are never used)."""
         self.gan = train_dpgan(
-            self.x, config=self.gan_config, seed=derive_seed(self.seed, self.index, "gan"),
+            self.x, labels=self.y, config=self.gan_config, seed=derive_seed(self.seed, self.index, "gan"),
             progress=progress,
         )
         return self.gan

@@ -76,9 +76,8 @@ class DppdlClient:
         """The init transaction; the join that fills the roster also starts the task."""
         as_bytes32(public_key, "public_key")
         as_bytes32(samples_digest, "samples_digest")
-        return self._send(
-            self.contract.functions.join(task_id, public_key, privacy_ppm, samples_digest)
-        )
+        fn = self.contract.functions.join(task_id, public_key, privacy_ppm, samples_digest)
+        return self._send(fn, gas=self._phase_gas(task_id, base=250_000, per_party=20_000))
 
     def start_task(self, *, task_id: int) -> TxReceipt:
         return self._send(self.contract.functions.startTask(task_id))
@@ -88,10 +87,12 @@ class DppdlClient:
 
     def signal_done(self, *, task_id: int, reports: Sequence[str] = ()) -> TxReceipt:
         """Done with the current phase (with this phase's low-quality reports, if any)."""
-        return self._send(self.contract.functions.signalDone(task_id, _addrs(reports)))
+        fn = self.contract.functions.signalDone(task_id, _addrs(reports))
+        return self._send(fn, gas=self._phase_gas(task_id, base=150_000, per_party=12_000))
 
     def advance_epoch(self, *, task_id: int) -> TxReceipt:
-        return self._send(self.contract.functions.advanceEpoch(task_id))
+        fn = self.contract.functions.advanceEpoch(task_id)
+        return self._send(fn, gas=self._phase_gas(task_id, base=100_000, per_party=12_000))
 
     # -- benchmarking ------------------------------------------------------------------------
     def post_labels(self, *, task_id: int, labels: Sequence[tuple[str, bytes]]) -> TxReceipt:
@@ -121,6 +122,14 @@ class DppdlClient:
 
     def refund_requests(self, *, request_ids: Sequence[int]) -> TxReceipt:
         return self._send(self.contract.functions.refundRequests(list(request_ids)))
+
+    # -- recovery ----------------------------------------------------------------------------
+    def post_reveal(self, *, task_id: int, receiver: str, digest: bytes) -> TxReceipt:
+        """Record the digest of my slot keys with `receiver`'s dropped senders this epoch."""
+        fn = self.contract.functions.revealMaskKeys(
+            task_id, _addr(receiver), as_bytes32(digest, "digest")
+        )
+        return self._send(fn)
 
     # -- disputes ----------------------------------------------------------------------------
     def file_dispute(self, *, request_id: int, blob_digest: bytes, key_hash: bytes) -> TxReceipt:
@@ -196,12 +205,23 @@ class DppdlClient:
         fn = self.contract.functions.labelsDigest(task_id, epoch, _addr(labeler), _addr(publisher))
         return bytes(self._call(fn))
 
-    def has_reported(self, task_id: int, reporter: str, target: str) -> bool:
-        fn = self.contract.functions.hasReported(task_id, _addr(reporter), _addr(target))
+    def has_reported(self, task_id: int, epoch: int, reporter: str, target: str) -> bool:
+        """Whether `reporter` reported `target` in phase `epoch` (0 = benchmarking)."""
+        fn = self.contract.functions.hasReported(task_id, epoch, _addr(reporter), _addr(target))
         return bool(self._call(fn))
 
-    def reports_by(self, task_id: int, reporter: str) -> list[str]:
-        return list(self._call(self.contract.functions.reportsBy(task_id, _addr(reporter))))
+    def reports_by(self, task_id: int, epoch: int, reporter: str) -> list[str]:
+        """The parties `reporter` reported in phase `epoch`."""
+        fn = self.contract.functions.reportsBy(task_id, epoch, _addr(reporter))
+        return list(self._call(fn))
+
+    def reveals(self, task_id: int, epoch: int, receiver: str) -> dict[str, bytes]:
+        """sender -> digest of the mask-key reveals posted for `receiver` in `epoch` (events)."""
+        logs = self.contract.events.MaskKeysRevealed.get_logs(
+            argument_filters={"taskId": task_id, "receiver": _addr(receiver)}, from_block=0
+        )
+        return {str(e["args"]["sender"]): bytes(e["args"]["digest"]) for e in logs
+                if int(e["args"]["epoch"]) == epoch}
 
     def dispute(self, request_id: int) -> DisputeInfo:
         d, key_hash, revealed = self._call(self.contract.functions.getDispute(request_id))
@@ -221,10 +241,21 @@ class DppdlClient:
         return self._event(receipt, name)
 
     # -- internals ---------------------------------------------------------------------------
-    def _send(self, fn: ContractFunction) -> TxReceipt:
+    def _phase_gas(self, task_id: int, *, base: int, per_party: int) -> int:
+        """A gas limit for calls whose cost depends on who else acted first.
+
+        The join that fills the roster mints for everyone, and the done signal that completes a
+        phase closes it (removals, next epoch); an estimate taken before another party's
+        transaction lands is too low then. Unused gas is refunded, so a bound sized by the
+        roster costs nothing extra.
+        """
+        roster = int(self._call(self.contract.functions.getTask(task_id))[0][2])
+        return base + per_party * roster
+
+    def _send(self, fn: ContractFunction, *, gas: int | None = None) -> TxReceipt:
         if self.sender is None:
             raise ChainError("this DppdlClient has no TxSender; build it with sender= to transact")
-        receipt = self.sender.send(fn)
+        receipt = self.sender.send(fn, gas=gas)
         assert not isinstance(receipt, bytes)  # wait=True returns the receipt
         return receipt
 

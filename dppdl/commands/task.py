@@ -1,0 +1,148 @@
+"""`dppdl task publish|show`: the requester's commands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from dppdl.errors import UserError
+from dppdl.sim.config import Windows
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("task", help="publish a task or show one")
+    tsub = parser.add_subparsers(dest="task_command", metavar="SUBCOMMAND", required=True)
+    publish = tsub.add_parser("publish", help="store a task spec and publish the task on-chain")
+    _chain_args(publish)
+    publish.add_argument(
+        "--storage",
+        action="append",
+        required=True,
+        help="blob store for the spec: dir://PATH or http://HOST:PORT",
+    )
+    who = publish.add_mutually_exclusive_group()
+    who.add_argument("--key-file", type=Path, default=None, help="requester's key file")
+    who.add_argument(
+        "--dev-account",
+        type=int,
+        default=None,
+        metavar="N",
+        help="devnet only: sign with the well-known dev account N",
+    )
+    publish.add_argument("--parties", type=int, default=4)
+    publish.add_argument("--epochs", type=int, default=2)
+    publish.add_argument("--model", choices=("mlp", "cnn"), default="mlp")
+    defaults = Windows()
+    for name in ("join", "benchmark", "request", "upload", "epoch"):
+        publish.add_argument(
+            f"--{name}-window", type=int, default=getattr(defaults, name), metavar="BLOCKS"
+        )
+    publish.set_defaults(handler=_publish)
+    show = tsub.add_parser("show", help="a task's parameters, state and roster")
+    _chain_args(show)
+    show.add_argument("task", type=int)
+    show.set_defaults(handler=_show)
+
+
+def _chain_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--rpc",
+        metavar="URL",
+        default=None,
+        help="JSON-RPC URL (default: the devnet started by `dppdl devnet up`)",
+    )
+    parser.add_argument("--deployments", type=Path, default=Path("deployments"), metavar="DIR")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def _client(args: argparse.Namespace, *, sender: bool):  # type: ignore[no-untyped-def]
+    from dppdl.chain.clients import DppdlClient
+    from dppdl.chain.deployment import load_deployment
+    from dppdl.chain.devnet_state import default_rpc_url
+    from dppdl.chain.keys import load_account
+    from dppdl.chain.tx import TxSender, connect
+
+    rpc = args.rpc or default_rpc_url()
+    if rpc is None:
+        raise UserError("no --rpc URL given and no devnet running here (`dppdl devnet up`)")
+    w3 = connect(rpc)
+    dep = load_deployment(w3=w3, deployment_dir=args.deployments)
+    tx = None
+    if sender:
+        account = load_account(
+            key_file=args.key_file, dev_account=args.dev_account, chain_id=w3.eth.chain_id
+        )
+        tx = TxSender(w3, account)
+    return DppdlClient.from_deployment(dep, w3, tx)
+
+
+def _publish(args: argparse.Namespace) -> int:
+    from dppdl.party.requester import publish_task
+    from dppdl.party.spec import TaskSpec
+    from storage import open_store
+
+    spec = TaskSpec(model=args.model, n_parties=args.parties, epochs=args.epochs)
+    windows = Windows(
+        join=args.join_window,
+        benchmark=args.benchmark_window,
+        request=args.request_window,
+        upload=args.upload_window,
+        epoch=args.epoch_window,
+    )
+    client = _client(args, sender=True)
+    with open_store(args.storage) as store:
+        task_id = publish_task(
+            client=client,
+            store=store,
+            spec=spec,
+            join_window=windows.join,
+            benchmark_window=windows.benchmark,
+            request_window=windows.request,
+            upload_window=windows.upload,
+            epoch_window=windows.epoch,
+        )
+    print(json.dumps({"task": task_id}) if args.json else f"published task {task_id}")
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    client = _client(args, sender=False)
+    if not 1 <= args.task <= client.task_count():
+        raise UserError(f"no task {args.task} (tasks on this deployment: 1..{client.task_count()})")
+    task = client.task(args.task)
+    roster = client.roster(args.task)
+    doc = {
+        "task": args.task,
+        "state": task.state.name,
+        "epoch": task.epoch,
+        "epochs": task.params.epochs,
+        "roster_size": task.params.roster_size,
+        "n_params": task.params.n_params,
+        "joined": task.joined,
+        "credible": task.credible,
+        "minted": task.minted,
+        "spec_digest": task.params.spec_digest.hex(),
+        "parties": [
+            {
+                "address": p.address,
+                "status": p.status.name,
+                "privacy_ppm": p.privacy_ppm,
+                "balance": p.balance,
+                "missed_uploads": p.missed_uploads,
+            }
+            for p in roster
+        ],
+    }
+    if args.json:
+        print(json.dumps(doc))
+        return 0
+    for key, value in doc.items():
+        if key != "parties":
+            print(f"{key:>12}: {value}")
+    for p in doc["parties"]:  # type: ignore[union-attr]
+        print(
+            f"  {p['address']}  {p['status']:<8} ε={p['privacy_ppm'] / 1e6:.3f} "
+            f"balance={p['balance']} missed={p['missed_uploads']}"
+        )
+    return 0

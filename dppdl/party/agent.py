@@ -1,0 +1,196 @@
+"""The party agent: a state machine driven by chain views, resumable from a local checkpoint."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+
+from dppdl.chain.clients import PartyStatus, TaskInfo, TaskState
+from dppdl.chain.reverts import revert_class
+from dppdl.errors import ContractRevert, UserError
+from dppdl.party import epoch as steps
+from dppdl.party.checkpoint import atomic_write
+from dppdl.party.context import PartyContext
+from dppdl.party.payloads import encode_samples
+from dppdl.party.reveals import serve_reveals
+from dppdl.party.rounds import SampleCache, credibility_row, post_labels, score_and_report
+from dppdl.party.waiting import pause
+
+RESULT_FILE = "result.json"
+
+
+class PartyAgent:
+    """Joins a task and follows it to the end: benchmarking, then every training epoch.
+
+    Each step first asks the chain whether it already happened (after a crash or restart),
+    so a party never requests, uploads or pays twice; learner progress is checkpointed
+    atomically with the weights it describes.
+    """
+
+    def __init__(self, ctx: PartyContext) -> None:
+        self.ctx = ctx
+        self.samples = SampleCache(ctx)
+        self._serving_epoch = 0
+        ctx.serve = self.serve
+
+    # -- main loop -----------------------------------------------------------------------
+    def run(self) -> dict[str, Any]:
+        ctx = self.ctx
+        while True:
+            task = ctx.task()
+            if task.state == TaskState.CANCELLED:
+                raise UserError(f"task {ctx.task_id} was cancelled by its requester")
+            me = self._me()
+            if me is None:
+                self._join(task)
+                continue
+            if me.status == PartyStatus.REMOVED:
+                ctx.log("removed from the credible set by a majority of reports; stopping")
+                return self._finish(task, removed=True)
+            if task.state in (TaskState.PUBLISHED, TaskState.JOINING):
+                self._wait_for_start(task)
+            elif task.state == TaskState.FINISHED:
+                return self._finish(task, removed=False)
+            elif me.done_epoch == task.epoch:
+                self._wait_for_next_phase(task)
+            elif task.epoch == 0:
+                self._benchmark()
+            else:
+                self._train_epoch(task.epoch)
+
+    # -- phases --------------------------------------------------------------------------
+    def _join(self, task: TaskInfo) -> None:
+        ctx = self.ctx
+        if task.state not in (TaskState.PUBLISHED, TaskState.JOINING):
+            raise UserError(f"task {ctx.task_id} is {task.state.name} and takes no new parties")
+        p = ctx.participant
+        if not ctx.learner_marks.get("prepared"):
+            ctx.log(f"pretraining the standalone model on {p.n_examples} examples")
+            with ctx.metrics.timed("training"):
+                p.pretrain()
+            ctx.log("training the DP-GAN")
+            with ctx.metrics.timed("dpgan"):
+                gan = p.train_gan()
+            ctx.metrics.dp_epsilon_spent = gan.dp_epsilon_spent
+            ctx.log(
+                f"DP-GAN done: ε = {gan.dp_epsilon_spent:.2f} at δ = {gan.delta:g} "
+                f"({gan.steps} steps, {gan.seconds:.1f} s)"
+            )
+            with ctx.metrics.timed("training"):
+                ctx.metrics.accuracy["0"] = p.evaluate(ctx.test_x, ctx.test_y)
+            ctx.save_learner(prepared=True)
+        samples = np.stack([p.release_samples(round=r).numpy() for r in range(ctx.spec.epochs + 1)])
+        digest = ctx.put(encode_samples(samples))
+        try:
+            ctx.send(
+                0,
+                ctx.client.join,
+                task_id=ctx.task_id,
+                public_key=ctx.keys.public_bytes,
+                privacy_ppm=p.privacy_ppm,
+                samples_digest=digest,
+            )
+        except ContractRevert as exc:
+            if self._me() is not None:
+                return  # our own earlier join landed meanwhile
+            raise UserError(f"cannot join task {ctx.task_id}: {exc}") from None
+        ctx.log(
+            f"joined task {ctx.task_id} (privacy level {p.privacy_level:.3f}, "
+            f"{p.sample_count} samples per round)"
+        )
+
+    def _benchmark(self) -> None:
+        post_labels(self.ctx, self.samples, epoch=0)
+        score_and_report(self.ctx, epoch=0)
+
+    def _train_epoch(self, epoch: int) -> None:
+        ctx = self.ctx
+        self._serving_epoch = epoch
+        roster = ctx.roster()
+        me = next(p for p in roster if p.address == ctx.address)
+        ctx.metrics.points.setdefault(str(epoch - 1), me.balance)  # settled balance so far
+        c_row = credibility_row(ctx, epoch=epoch, roster=roster)
+        delta = steps.local_update(ctx, epoch=epoch)
+        steps.request_downloads(ctx, epoch=epoch, c_row=c_row, roster=ctx.roster())
+        steps.upload(ctx, epoch=epoch, delta=delta, roster=roster)
+        steps.aggregate(ctx, epoch=epoch, roster=roster)
+        if str(epoch) not in ctx.metrics.accuracy:
+            with ctx.metrics.timed("training"):
+                ctx.metrics.accuracy[str(epoch)] = ctx.participant.evaluate(ctx.test_x, ctx.test_y)
+        ctx.log(f"epoch {epoch}: test accuracy {100 * ctx.metrics.accuracy[str(epoch)]:.2f}%")
+        post_labels(ctx, self.samples, epoch=epoch)
+        score_and_report(ctx, epoch=epoch)
+
+    # -- waiting -------------------------------------------------------------------------
+    def serve(self) -> None:
+        """Duties owed to others while waiting: mask-key reveals for their dropped senders."""
+        if self._serving_epoch >= 1:
+            serve_reveals(self.ctx, epoch=self._serving_epoch)
+
+    def _wait_for_start(self, task: TaskInfo) -> None:
+        ctx = self.ctx
+        block = ctx.block()
+        if task.joined >= 3 and block > task.params.join_deadline:
+            self._try(ctx.client.start_task, task_id=ctx.task_id)
+        pause(ctx)
+
+    def _wait_for_next_phase(self, task: TaskInfo) -> None:
+        ctx = self.ctx
+        if ctx.block() > task.phase_deadline:
+            self._try(ctx.client.advance_epoch, task_id=ctx.task_id)
+        pause(ctx)
+
+    def _try(self, call: Any, **kwargs: Any) -> None:
+        """A transaction anyone may send; losing the race to another party is fine."""
+        try:
+            self.ctx.send(self.ctx.task().epoch, call, **kwargs)
+        except (
+            revert_class("EpochNotOver"),
+            revert_class("TaskWrongState"),
+            revert_class("StartNotReady"),
+        ):
+            pass
+
+    def _me(self) -> Any:
+        ctx = self.ctx
+        for p in ctx.roster():
+            if p.address == ctx.address:
+                return p
+        return None
+
+    # -- the end -------------------------------------------------------------------------
+    def _finish(self, task: TaskInfo, *, removed: bool) -> dict[str, Any]:
+        ctx = self.ctx
+        me = self._me()
+        result = {
+            "task_id": ctx.task_id,
+            "address": ctx.address,
+            "roster_index": None if me is None else me.index,
+            "shard_index": ctx.participant.index,
+            "privacy_level": ctx.participant.privacy_level,
+            "n_examples": ctx.participant.n_examples,
+            "behaviour": ctx.config.behaviour,
+            "removed": removed,
+            "final_balance": None if me is None else me.balance,
+            "missed_uploads": None if me is None else me.missed_uploads,
+            "final_params_sha256": _params_digest(ctx.participant.params()),
+            **ctx.metrics.to_json(),
+        }
+        if me is not None and not removed:
+            ctx.metrics.points[str(task.params.epochs)] = me.balance
+        ctx.checkpoint.put("metrics", ctx.metrics.to_json())
+        atomic_write(
+            ctx.checkpoint.folder / RESULT_FILE,
+            json.dumps(result, indent=1, sort_keys=True).encode(),
+        )
+        np.save(ctx.checkpoint.folder / "final_params.npy", ctx.participant.params())
+        ctx.log(f"finished: {'removed' if removed else 'task complete'}")
+        return result
+
+
+def _params_digest(params: np.ndarray) -> str:
+    import hashlib
+
+    return hashlib.sha256(np.ascontiguousarray(params, dtype=np.float32).tobytes()).hexdigest()

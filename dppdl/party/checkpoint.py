@@ -1,0 +1,58 @@
+"""Crash-safe local checkpoints of a party: progress marks in JSON, learner state via torch."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+
+def atomic_write(path: Path, data: bytes, *, mode: int = 0o600) -> None:
+    """Write `data` to `path` so a crash leaves the old or the new file, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class Checkpoint:
+    """Progress markers (`done(key)`) and named blobs of learner state under one folder."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._marks_path = folder / "progress.json"
+        self._marks: dict[str, Any] = (
+            json.loads(self._marks_path.read_text()) if self._marks_path.exists() else {}
+        )
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._marks.get(key, default)
+
+    def put(self, key: str, value: Any) -> None:
+        self._marks[key] = value
+        atomic_write(self._marks_path, json.dumps(self._marks, indent=1, sort_keys=True).encode())
+
+    def save_state(self, name: str, state: Any) -> None:
+        path = self.folder / f"{name}.pt"
+        tmp = path.with_suffix(".pt.tmp")
+        self.folder.mkdir(parents=True, exist_ok=True)
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+
+    def load_state(self, name: str) -> Any | None:
+        path = self.folder / f"{name}.pt"
+        if not path.exists():
+            return None
+        return torch.load(path, weights_only=False)

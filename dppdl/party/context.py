@@ -1,0 +1,216 @@
+"""What one party agent holds: chain client, blob store, keys, learner, checkpoint, metrics."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+
+from dppdl.chain.clients import DppdlClient, PartyInfo, TaskInfo
+from dppdl.chain.deployment import load_deployment
+from dppdl.chain.keys import load_key_file
+from dppdl.chain.tx import TxSender, connect
+from dppdl.crypto.keys import PartyKeys
+from dppdl.errors import ConfigError, UserError
+from dppdl.learning.data import MnistData, load_mnist, make_partition, party_tensors
+from dppdl.learning.participant import Participant
+from dppdl.party.checkpoint import Checkpoint
+from dppdl.party.config import PartyConfig
+from dppdl.party.metrics import Metrics
+from dppdl.party.spec import TaskSpec
+from storage import BlobStore, open_store
+from storage.cid import cid_from_digest, digest_from_cid
+
+Log = Callable[[str], None]
+
+
+def build_participant(
+    *, spec: TaskSpec, config: PartyConfig, data: MnistData
+) -> tuple[Participant, torch.Tensor, torch.Tensor]:
+    """This party's learner on its shard, exactly as the reference runner builds party `index`."""
+    d = config.data
+    if d.n_parties != spec.n_parties:
+        raise ConfigError(f"data.n_parties is {d.n_parties} but the task has {spec.n_parties}")
+    shard = make_partition(
+        setting=d.setting,
+        n_parties=d.n_parties,
+        seed=d.seed,  # type: ignore[arg-type]
+        n_train=int(data.train_x.shape[0]),
+    )[d.index]
+    x, y = party_tensors(data, shard)
+    if d.limit is not None:
+        x, y = x[: d.limit], y[: d.limit]
+    labels = config.behaviour if config.behaviour != "no-upload" else "honest"
+    participant = Participant(
+        index=shard.index,
+        x=x,
+        y=y,
+        privacy_level=shard.privacy_level,
+        model_name=spec.model,
+        seed=d.seed,  # type: ignore[arg-type]
+        train_config=spec.train,
+        gan_config=spec.gan,
+        behaviour=labels,  # type: ignore[arg-type]
+    )
+    test_x, test_y = data.test_x, data.test_y
+    if d.test_limit is not None:
+        test_x, test_y = test_x[: d.test_limit], test_y[: d.test_limit]
+    return participant, test_x, test_y
+
+
+class RecordingSender(TxSender):
+    """A TxSender that books every mined receipt's gas to the metrics of the current epoch."""
+
+    def __init__(self, w3: Web3, account: LocalAccount, *, metrics: Metrics) -> None:
+        super().__init__(w3, account)
+        self.metrics = metrics
+        self.epoch = 0
+
+    def wait(self, tx_hash: Any, *, timeout: float | None = None) -> Any:
+        receipt = super().wait(tx_hash, timeout=timeout)
+        self.metrics.record_tx(self.epoch, receipt)
+        return receipt
+
+
+def key_password(config: PartyConfig) -> str:
+    password = os.environ.get(config.password_env)
+    if password is None:
+        raise UserError(f"set {config.password_env} to the password of this party's key files")
+    return password
+
+
+@dataclass
+class PartyContext:
+    """The parts an agent composes; built once by `open_context`."""
+
+    config: PartyConfig
+    task_id: int
+    account: LocalAccount
+    client: DppdlClient
+    store: BlobStore
+    keys: PartyKeys
+    spec: TaskSpec
+    participant: Participant
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+    checkpoint: Checkpoint
+    metrics: Metrics
+    log: Log
+    # Progress that must change together with the learner's weights ("updated", "aggregated"
+    # epochs and the epoch's Δw): saved in the same file as the weights, so a crash between
+    # the two cannot apply an update twice.
+    learner_marks: dict[str, Any] = field(default_factory=dict)
+    # Set by a simulation to stop this agent (another in-process agent failed).
+    cancel: threading.Event = field(default_factory=threading.Event)
+    # Duties owed to others while waiting (mask-key reveals), set by the agent.
+    serve: Callable[[], None] | None = None
+
+    @property
+    def address(self) -> str:
+        return str(self.account.address)
+
+    @property
+    def address_bytes(self) -> bytes:
+        return bytes.fromhex(self.address[2:])
+
+    # -- chain -----------------------------------------------------------------------------
+    def task(self) -> TaskInfo:
+        with self.metrics.timed("chain"):
+            return self.client.task(self.task_id)
+
+    def roster(self) -> list[PartyInfo]:
+        with self.metrics.timed("chain"):
+            return self.client.roster(self.task_id)
+
+    def block(self) -> int:
+        with self.metrics.timed("chain"):
+            return int(self.client.w3.eth.block_number)
+
+    def send(self, epoch: int, call: Callable[..., Any], **kwargs: Any) -> Any:
+        """Send one transaction through the typed client; its gas is booked to chain `epoch`."""
+        sender = self.client.sender
+        assert isinstance(sender, RecordingSender)
+        sender.epoch = epoch
+        with self.metrics.timed("chain"):
+            return call(**kwargs)
+
+    # -- storage ---------------------------------------------------------------------------
+    def put(self, data: bytes) -> bytes:
+        """Store a blob; returns its 32-byte sha2-256 digest (what goes on-chain)."""
+        with self.metrics.timed("storage"):
+            cid = self.store.put(data)
+        self.metrics.bytes_stored += len(data)
+        return digest_from_cid(cid)
+
+    def get(self, digest: bytes) -> bytes:
+        """Fetch and verify the blob whose digest the chain holds."""
+        with self.metrics.timed("storage"):
+            return self.store.get(cid_from_digest(digest))
+
+    # -- checkpoints -----------------------------------------------------------------------
+    def save_learner(self, **marks: Any) -> None:
+        """Persist the learner's weights together with progress marks, atomically."""
+        self.learner_marks.update(marks)
+        self.checkpoint.save_state(
+            "learner", {"participant": self.participant.state_dict(), "marks": self.learner_marks}
+        )
+        self.checkpoint.put("metrics", self.metrics.to_json())
+
+
+def open_context(
+    *, config: PartyConfig, task_id: int, log: Log, data: MnistData | None = None,
+    w3: Web3 | None = None,
+) -> PartyContext:  # fmt: skip
+    """Connect to chain and storage, load keys, fetch the task spec, restore the checkpoint."""
+    password = key_password(config)
+    w3 = w3 or connect(config.rpc_url)
+    deployment = load_deployment(w3=w3, deployment_dir=config.deployments)
+    os.environ.setdefault("DPPDL_KEY_PASSWORD", password)  # chain.keys reads the same variable
+    account = load_key_file(config.key_file)
+    keys = PartyKeys.load(config.box_key_file, password=password)
+    checkpoint = Checkpoint(config.state_dir / f"task-{task_id}")
+    metrics = Metrics(checkpoint.get("metrics"))
+    client = DppdlClient.from_deployment(
+        deployment, w3, RecordingSender(w3, account, metrics=metrics)
+    )
+    store = open_store(
+        list(config.storage), replication=config.replication, token=config.storage_token
+    )
+    if not 1 <= task_id <= client.task_count():
+        raise UserError(f"no task {task_id} on this deployment (tasks: 1..{client.task_count()})")
+    info = client.task(task_id)
+    spec = TaskSpec.from_json_bytes(store.get(cid_from_digest(info.params.spec_digest)))
+    participant, test_x, test_y = build_participant(
+        spec=spec, config=config, data=data if data is not None else load_mnist()
+    )
+    owner = checkpoint.get("address")
+    if owner is not None and owner != account.address:
+        raise UserError(f"{checkpoint.folder} belongs to {owner}, not {account.address}")
+    checkpoint.put("address", account.address)
+    state = checkpoint.load_state("learner")
+    marks: dict[str, Any] = {}
+    if state is not None:
+        participant.load_state_dict(state["participant"])
+        marks = state["marks"]
+    return PartyContext(
+        config=config,
+        task_id=task_id,
+        account=account,
+        client=client,
+        store=store,
+        keys=keys,
+        spec=spec,
+        participant=participant,
+        test_x=test_x,
+        test_y=test_y,
+        checkpoint=checkpoint,
+        metrics=metrics,
+        log=log,
+        learner_marks=marks,
+    )

@@ -1,0 +1,218 @@
+"""One training epoch on-chain: local update, one download request, one upload commit, aggregate."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from dppdl.chain.clients import PartyInfo, PartyStatus, RequestInfo, RequestState, UploadCommitment
+from dppdl.crypto.blob import Slot
+from dppdl.crypto.exchange import encrypt_for, open_sum
+from dppdl.crypto.masks import PairwiseMasks
+from dppdl.party.context import PartyContext
+from dppdl.party.reveals import collect_reveals
+from dppdl.party.rounds import active_mask, my_index
+from dppdl.party.waiting import wait_until
+from dppdl.protocol import points
+from dppdl.protocol.selection import magnitude_order
+
+
+def addr(address: str) -> bytes:
+    return bytes.fromhex(address[2:])
+
+
+def masks_for(ctx: PartyContext, roster: list[PartyInfo]) -> PairwiseMasks:
+    return PairwiseMasks(
+        keys=ctx.keys,
+        address=ctx.address_bytes,
+        peer_publics={addr(p.address): p.public_key for p in roster},
+    )
+
+
+def local_update(ctx: PartyContext, *, epoch: int) -> np.ndarray:
+    """One local epoch of SGD (once per epoch, even across restarts); returns Δw."""
+    if ctx.learner_marks.get("updated") == epoch:
+        return ctx.learner_marks["delta"].numpy()
+    with ctx.metrics.timed("training"):
+        delta = ctx.participant.local_update()
+    ctx.save_learner(updated=epoch, delta=torch.from_numpy(delta))
+    return delta
+
+
+def request_downloads(ctx: PartyContext, *, epoch: int, c_row: np.ndarray,
+                      roster: list[PartyInfo]) -> None:  # fmt: skip
+    """d_i^j = min(c_i^j·d_i, cap_j) for every credible j, escrowed in one transaction."""
+    with ctx.metrics.timed("chain"):
+        if ctx.client.requests_by_receiver(ctx.task_id, epoch, ctx.address):
+            return  # requested before a restart
+    me = my_index(ctx, roster)
+    n = len(roster)
+    credibility = np.zeros((n, n))
+    credibility[me] = c_row
+    balances = np.zeros(n, dtype=np.int64)
+    balances[me] = roster[me].balance
+    row = points.allocations(
+        credibility=credibility,
+        balances=balances,
+        n_params=ctx.spec.n_params,
+        privacy_ppm=np.array([p.privacy_ppm for p in roster], dtype=np.int64),
+        active=active_mask(roster),
+    )[me]
+    ctx.checkpoint.put(f"allocation:{epoch}", [int(v) for v in row])
+    orders = [(roster[j].address, int(row[j])) for j in np.flatnonzero(row)]
+    if not orders:
+        ctx.log(f"epoch {epoch}: no budget or credible uploader; requesting nothing")
+        return
+    ctx.send(epoch, ctx.client.request_downloads, task_id=ctx.task_id, requests=orders)
+
+
+def upload(ctx: PartyContext, *, epoch: int, delta: np.ndarray, roster: list[PartyInfo]) -> None:
+    """Seal top-k(Δw) for every receiver that bought from me; commit all blobs in one tx."""
+    task = ctx.task()
+    others = [p for p in roster if p.address != ctx.address and p.status == PartyStatus.CREDIBLE]
+
+    def all_requested() -> bool:
+        return all(ctx.client.requests_by_receiver(ctx.task_id, epoch, p.address) for p in others)
+
+    wait_until(
+        ctx,
+        all_requested,
+        deadline_block=task.request_deadline,
+        what=f"every party's epoch-{epoch} download request",
+    )
+    with ctx.metrics.timed("chain"):
+        mine = [
+            r
+            for r in ctx.client.requests_by_uploader(ctx.task_id, epoch, ctx.address)
+            if r.state == RequestState.PENDING
+        ]
+    if not mine:
+        return
+    if ctx.config.behaviour == "no-upload":
+        ctx.log(f"epoch {epoch}: behaviour no-upload, ignoring {len(mine)} request(s)")
+        return
+    masks = masks_for(ctx, roster)
+    order = magnitude_order(delta)
+    commits: list[UploadCommitment] = []
+    fresh_keys: dict[str, str] = {}
+    for request in mine:
+        with ctx.metrics.timed("chain"):
+            senders = [
+                addr(r.uploader)
+                for r in ctx.client.requests_by_receiver(ctx.task_id, epoch, request.receiver)
+            ]
+        sparse = np.zeros_like(delta)
+        idx = order[: request.amount]
+        sparse[idx] = delta[idx]
+        slot = Slot(
+            task=ctx.task_id,
+            epoch=epoch,
+            sender=ctx.address_bytes,
+            receiver=addr(request.receiver),
+            request_id=request.request_id,
+        )
+        with ctx.metrics.timed("crypto"):
+            blob = encrypt_for(
+                sparse, slot=slot, masks=masks, senders=senders, codec=ctx.spec.codec
+            )
+        digest = ctx.put(blob.data)
+        commits.append(
+            UploadCommitment(
+                request_id=request.request_id, blob_digest=digest, key_hash=blob.key_commitment
+            )
+        )
+        fresh_keys[str(request.request_id)] = blob.fresh_key.hex()
+    ctx.checkpoint.put(
+        f"fresh_keys:{epoch}", {**ctx.checkpoint.get(f"fresh_keys:{epoch}", {}), **fresh_keys}
+    )
+    ctx.send(epoch, ctx.client.commit_uploads, task_id=ctx.task_id, commits=commits)
+
+
+def _settled(ctx: PartyContext, epoch: int) -> list[RequestInfo] | None:
+    mine = ctx.client.requests_by_receiver(ctx.task_id, epoch, ctx.address)
+    return mine if all(r.state != RequestState.PENDING for r in mine) else None
+
+
+def aggregate(ctx: PartyContext, *, epoch: int, roster: list[PartyInfo]) -> None:
+    """Fetch my blobs, refund what never came, open the masked sum and apply it (once)."""
+    if ctx.learner_marks.get("aggregated") == epoch:
+        return
+    with ctx.metrics.timed("chain"):
+        mine = ctx.client.requests_by_receiver(ctx.task_id, epoch, ctx.address)
+    if not mine:
+        ctx.save_learner(aggregated=epoch)
+        return
+    task = ctx.task()
+    final = wait_until(
+        ctx,
+        lambda: _settled(ctx, epoch),
+        deadline_block=task.upload_deadline,
+        what=f"the uploads I bought in epoch {epoch}",
+    )
+    if final is None:
+        _refund_missing(ctx, epoch)
+        final = ctx.client.requests_by_receiver(ctx.task_id, epoch, ctx.address)
+    committed = [r for r in final if r.state == RequestState.COMMITTED]
+    dropped = [r for r in final if r.state == RequestState.REFUNDED]
+    if len(committed) < 2:
+        ctx.log(
+            f"epoch {epoch}: only {len(committed)} upload(s) arrived; a sum of fewer than "
+            "two senders is not opened"
+        )
+        ctx.save_learner(aggregated=epoch)
+        return
+    blobs = {addr(r.uploader): ctx.get(commitment_digest(ctx, r)) for r in committed}
+    revealed = (
+        collect_reveals(
+            ctx,
+            epoch=epoch,
+            senders=[r.uploader for r in committed],
+            dropped=[r.uploader for r in dropped],
+        )
+        if dropped
+        else None
+    )
+    with ctx.metrics.timed("crypto"):
+        total = open_sum(
+            blobs,
+            task=ctx.task_id,
+            epoch=epoch,
+            request_ids={addr(r.uploader): r.request_id for r in final},
+            masks=masks_for(ctx, roster),
+            expected_senders=[addr(r.uploader) for r in final],
+            revealed=revealed,
+        )
+        update = ctx.spec.codec.decode(total)
+    with ctx.metrics.timed("training"):
+        ctx.participant.apply_aggregate(update)
+    ctx.save_learner(aggregated=epoch)
+
+
+def _refund_missing(ctx: PartyContext, epoch: int) -> None:
+    from dppdl.chain.reverts import revert_class
+
+    pending = [
+        r.request_id
+        for r in ctx.client.requests_by_receiver(ctx.task_id, epoch, ctx.address)
+        if r.state == RequestState.PENDING
+    ]
+    if not pending:
+        return
+    ctx.log(f"epoch {epoch}: refunding {len(pending)} request(s) that were never committed")
+    try:
+        ctx.send(epoch, ctx.client.refund_requests, request_ids=pending)
+    except revert_class("RefundNotPending"):
+        pass  # someone else refunded them first
+
+
+def commitment_digest(ctx: PartyContext, request: RequestInfo) -> bytes:
+    """The blob digest committed for `request`, read from its UploadCommitted event."""
+    with ctx.metrics.timed("chain"):
+        logs = ctx.client.contract.events.UploadCommitted.get_logs(
+            argument_filters={"taskId": ctx.task_id, "requestId": request.request_id},
+            from_block=max(0, request.commit_block - 1),
+            to_block=request.commit_block,
+        )
+    if not logs:
+        raise RuntimeError(f"no UploadCommitted event for request {request.request_id}")
+    return bytes(logs[0]["args"]["blobDigest"])

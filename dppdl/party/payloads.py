@@ -1,0 +1,95 @@
+"""Off-chain payloads other than gradients: DP-GAN samples, labels, mask-key reveals (npy/JSON)."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+
+from dppdl.errors import DppdlError
+
+N_CLASSES = 10
+
+
+class PayloadError(DppdlError, ValueError):
+    """A public payload fetched from storage is malformed (bad format, shape or range)."""
+
+
+def _to_npy(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, array, allow_pickle=False)
+    return buf.getvalue()
+
+
+def _from_npy(data: bytes, what: str) -> np.ndarray:
+    try:
+        return np.load(io.BytesIO(data), allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise PayloadError(f"{what} blob is not a valid .npy array: {exc}") from None
+
+
+def encode_samples(samples: np.ndarray) -> bytes:
+    """All rounds of a party's released DP-GAN samples: float32 (rounds, u, 1, 32, 32)."""
+    if samples.ndim != 5 or samples.shape[2:] != (1, 32, 32):
+        raise ValueError(f"samples must be (rounds, u, 1, 32, 32), got {samples.shape}")
+    return _to_npy(np.ascontiguousarray(samples, dtype=np.float32))
+
+
+def decode_samples(data: bytes, *, rounds: int) -> np.ndarray:
+    array = _from_npy(data, "samples")
+    if (
+        array.dtype != np.float32
+        or array.ndim != 5
+        or array.shape[0] != rounds
+        or array.shape[2:] != (1, 32, 32)
+        or array.shape[1] < 1
+    ):
+        raise PayloadError(
+            f"samples blob has dtype {array.dtype} and shape {array.shape}, expected float32 "
+            f"({rounds}, u, 1, 32, 32)"
+        )
+    if not np.isfinite(array).all():
+        raise PayloadError("samples blob holds non-finite values")
+    return array
+
+
+def encode_labels(labels: np.ndarray) -> bytes:
+    """One labeller's labels for one publisher's samples of one round: int8 (u,)."""
+    return _to_npy(np.asarray(labels, dtype=np.int8))
+
+
+def decode_labels(data: bytes, *, count: int) -> np.ndarray:
+    array = _from_npy(data, "labels")
+    if array.dtype != np.int8 or array.shape != (count,):
+        raise PayloadError(
+            f"labels blob has dtype {array.dtype} and shape {array.shape}, expected int8 ({count},)"
+        )
+    if array.min(initial=0) < 0 or array.max(initial=0) >= N_CLASSES:
+        raise PayloadError("labels blob holds a label outside 0..9")
+    return array.astype(np.int64)
+
+
+def encode_reveal(*, receiver: bytes, epoch: int, keys: dict[bytes, bytes]) -> bytes:
+    """A sender's per-(task, epoch, receiver) slot keys shared with dropped senders (JSON)."""
+    doc = {
+        "receiver": receiver.hex(),
+        "epoch": epoch,
+        "keys": {peer.hex(): key.hex() for peer, key in sorted(keys.items())},
+    }
+    return json.dumps(doc, sort_keys=True).encode()
+
+
+def decode_reveal(data: bytes, *, receiver: bytes, epoch: int) -> dict[bytes, bytes]:
+    try:
+        doc = json.loads(data)
+        if doc["receiver"] != receiver.hex() or doc["epoch"] != epoch:
+            raise PayloadError("reveal blob is for another receiver or epoch")
+        keys = {bytes.fromhex(p): bytes.fromhex(k) for p, k in doc["keys"].items()}
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        if isinstance(exc, PayloadError):
+            raise
+        raise PayloadError(f"malformed reveal blob: {exc!r}") from None
+    if any(len(p) != 20 or len(k) != 32 for p, k in keys.items()):
+        raise PayloadError("reveal blob holds a malformed address or key")
+    return keys

@@ -1,0 +1,79 @@
+"""Dropout recovery: uploaders reveal slot keys with refunded senders; receivers collect."""
+
+from __future__ import annotations
+
+from dppdl.chain.clients import RequestState
+from dppdl.party.context import PartyContext
+from dppdl.party.payloads import decode_reveal, encode_reveal
+from dppdl.party.waiting import wait_until
+
+
+def _addr(address: str) -> bytes:
+    return bytes.fromhex(address[2:])
+
+
+def serve_reveals(ctx: PartyContext, *, epoch: int) -> None:
+    """For each receiver I uploaded to whose other senders were refunded, reveal once."""
+    from dppdl.party.epoch import masks_for
+
+    key = f"reveals:{epoch}"
+    done = set(ctx.checkpoint.get(key, []))
+    client = ctx.client
+    committed = [
+        r
+        for r in client.requests_by_uploader(ctx.task_id, epoch, ctx.address)
+        if r.state == RequestState.COMMITTED and r.receiver not in done
+    ]
+    for request in committed:
+        theirs = client.requests_by_receiver(ctx.task_id, epoch, request.receiver)
+        if any(r.state == RequestState.PENDING for r in theirs):
+            continue  # not settled yet: refunds come only after the upload deadline
+        dropped = [_addr(r.uploader) for r in theirs if r.state == RequestState.REFUNDED]
+        if dropped:
+            keys = masks_for(ctx, ctx.roster()).reveal_slot_keys(
+                task=ctx.task_id,
+                epoch=epoch,
+                receiver=_addr(request.receiver),
+                round_id=0,
+                dropped=dropped,
+            )
+            digest = ctx.put(
+                encode_reveal(receiver=_addr(request.receiver), epoch=epoch, keys=keys)
+            )
+            ctx.send(
+                epoch,
+                client.post_reveal,
+                task_id=ctx.task_id,
+                receiver=request.receiver,
+                digest=digest,
+            )
+            ctx.log(
+                f"epoch {epoch}: revealed slot keys with {len(dropped)} dropped sender(s) "
+                f"for {request.receiver[:10]}"
+            )
+        done.add(request.receiver)
+        ctx.checkpoint.put(key, sorted(done))
+
+
+def collect_reveals(ctx: PartyContext, *, epoch: int, senders: list[str],
+                    dropped: list[str]) -> dict[bytes, dict[bytes, bytes]]:  # fmt: skip
+    """Wait for every arrived sender's reveal for me this epoch; return sender -> {dropped: key}."""
+    task = ctx.task()
+
+    def found() -> dict[str, bytes] | None:
+        posted = ctx.client.reveals(ctx.task_id, epoch, ctx.address)
+        have = {s: posted[s] for s in senders if s in posted}
+        return have if len(have) == len(senders) else None
+
+    digests = wait_until(
+        ctx,
+        found,
+        deadline_block=task.phase_deadline,
+        what=f"mask-key reveals for {len(dropped)} dropped sender(s)",
+    )
+    if digests is None:
+        raise RuntimeError(f"epoch {epoch}: not every sender revealed its slot keys in time")
+    return {
+        _addr(s): decode_reveal(ctx.get(d), receiver=ctx.address_bytes, epoch=epoch)
+        for s, d in digests.items()
+    }

@@ -1,0 +1,126 @@
+"""Credibility rounds on-chain: label the others' DP-GAN samples, score, report, signal done."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from dppdl.chain.clients import PartyInfo, PartyStatus
+from dppdl.party.context import PartyContext
+from dppdl.party.payloads import decode_labels, decode_samples, encode_labels
+from dppdl.party.waiting import wait_until
+from dppdl.protocol import credibility as cred
+
+ZERO = bytes(32)
+
+
+def active_mask(roster: list[PartyInfo]) -> np.ndarray:
+    """Roster-indexed mask of the credible set, read from the chain."""
+    return np.array([p.status == PartyStatus.CREDIBLE for p in roster], dtype=bool)
+
+
+def my_index(ctx: PartyContext, roster: list[PartyInfo]) -> int:
+    for p in roster:
+        if p.address == ctx.address:
+            return p.index
+    raise RuntimeError(f"{ctx.address} is not in the roster of task {ctx.task_id}")
+
+
+class SampleCache:
+    """Each publisher's sample blob, fetched once per run and checked against its digest."""
+
+    def __init__(self, ctx: PartyContext) -> None:
+        self.ctx = ctx
+        self._by_digest: dict[bytes, np.ndarray] = {}
+
+    def round_of(self, publisher: PartyInfo, round: int) -> torch.Tensor:
+        digest = publisher.samples_digest
+        if digest not in self._by_digest:
+            self._by_digest[digest] = decode_samples(
+                self.ctx.get(digest), rounds=self.ctx.spec.epochs + 1
+            )
+        return torch.from_numpy(self._by_digest[digest][round])
+
+
+def post_labels(ctx: PartyContext, samples: SampleCache, *, epoch: int) -> None:
+    """Label round `epoch` of every other credible party's samples; one transaction for all."""
+    roster = ctx.roster()
+    me = my_index(ctx, roster)
+    posts: list[tuple[str, bytes]] = []
+    for p in roster:
+        if p.index == me or p.status != PartyStatus.CREDIBLE:
+            continue
+        with ctx.metrics.timed("chain"):
+            if ctx.client.labels_digest(ctx.task_id, epoch, ctx.address, p.address) != ZERO:
+                continue  # posted before a restart
+        with ctx.metrics.timed("training"):
+            labels = ctx.participant.label(samples.round_of(p, epoch))
+        posts.append((p.address, ctx.put(encode_labels(labels))))
+    if posts:
+        ctx.send(epoch, ctx.client.post_labels, task_id=ctx.task_id, labels=posts)
+
+
+def previous_row(ctx: PartyContext, epoch: int, n: int) -> np.ndarray | None:
+    saved = ctx.checkpoint.get(f"credibility:{epoch - 1}") if epoch > 0 else None
+    return None if saved is None else np.array(saved, dtype=np.float64)
+
+
+def score_and_report(ctx: PartyContext, *, epoch: int) -> None:
+    """Collect the labels of my round-`epoch` samples, update my credibility row, signal done."""
+    roster = ctx.roster()
+    me = my_index(ctx, roster)
+    n = len(roster)
+    labellers = [p for p in roster if p.index != me and p.status == PartyStatus.CREDIBLE]
+    task = ctx.task()
+
+    def posted() -> dict[int, bytes] | None:
+        found = {}
+        for p in labellers:
+            digest = ctx.client.labels_digest(ctx.task_id, epoch, p.address, ctx.address)
+            if digest != ZERO:
+                found[p.index] = digest
+        return found if len(found) == len(labellers) else None
+
+    digests = (
+        wait_until(
+            ctx,
+            posted,
+            deadline_block=task.phase_deadline,
+            what=f"labels of my epoch-{epoch} samples",
+        )
+        or {}
+    )
+    count = ctx.participant.sample_count
+    labels = {j: decode_labels(ctx.get(d), count=count) for j, d in digests.items()}
+    active = active_mask(roster)  # the credible set when the round started, as the reference
+    raw = np.zeros((n, n))
+    raw[me] = cred.raw_row(labels, owner=me, n_parties=n)
+    fresh = cred.normalise(raw, active=active)
+    old = previous_row(ctx, epoch, n)
+    if old is None:
+        c = fresh
+    else:
+        prev = np.zeros((n, n))
+        prev[me] = old
+        c = cred.update(cred.normalise(prev, active=active), fresh, active=active)
+    row = c[me]
+    ctx.checkpoint.put(f"credibility:{epoch}", [float(v) for v in row])
+    ctx.metrics.credibility[str(epoch)] = [float(v) for v in row]
+    still = active_mask(ctx.roster())  # a party removed meanwhile can no longer be reported
+    flagged = cred.reports(c, active=active)[me]
+    reported = [roster[j].address for j in np.flatnonzero(flagged & still)]
+    if reported:
+        ctx.log(f"epoch {epoch}: reporting {', '.join(a[:10] for a in reported)} as low quality")
+    ctx.send(epoch, ctx.client.signal_done, task_id=ctx.task_id, reports=reported)
+
+
+def credibility_row(ctx: PartyContext, *, epoch: int, roster: list[PartyInfo]) -> np.ndarray:
+    """My credibility row after round `epoch - 1`, renormalised over today's credible set."""
+    n = len(roster)
+    me = my_index(ctx, roster)
+    saved = ctx.checkpoint.get(f"credibility:{epoch - 1}")
+    if saved is None:
+        raise RuntimeError(f"no credibility row for round {epoch - 1} in the checkpoint")
+    c = np.zeros((n, n))
+    c[me] = saved
+    return cred.normalise(c, active=active_mask(roster))[me]

@@ -1,0 +1,71 @@
+"""The task spec a requester publishes: stored off-chain as canonical JSON, its digest on-chain."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from dppdl.crypto.codec import CodecConfig
+from dppdl.errors import ConfigError
+from dppdl.learning.dpgan import DPGANConfig
+from dppdl.learning.models import build_model, param_count
+from dppdl.learning.train import TrainConfig
+
+SPEC_FORMAT = "dppdl-task-spec/1"
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """What every party of a task must agree on; the chain holds only sha2-256 of its JSON."""
+
+    model: str = "mlp"  # "mlp" (1024-128-64-10, the paper's) or "cnn"
+    n_parties: int = 4  # roster size n
+    epochs: int = 2  # collaborative epochs after benchmarking (chain epochs 1..epochs)
+    dataset: str = "mnist"  # data schema: 1x32x32 images, 10 classes
+    train: TrainConfig = field(default_factory=TrainConfig)  # local SGD of every party
+    gan: DPGANConfig = field(default_factory=DPGANConfig)  # every party's DP-GAN (ε = 4, δ = 1e-5)
+    codec: CodecConfig = field(default_factory=CodecConfig)  # fixed point of the masked sums
+
+    def __post_init__(self) -> None:
+        if self.model not in ("mlp", "cnn"):
+            raise ConfigError(f"spec.model must be mlp or cnn, not {self.model!r}")
+        if self.n_parties < 3:
+            raise ConfigError(f"spec.n_parties must be at least 3, not {self.n_parties}")
+        if self.epochs < 1:
+            raise ConfigError(f"spec.epochs must be at least 1, not {self.epochs}")
+        if self.dataset != "mnist":
+            raise ConfigError(f"spec.dataset {self.dataset!r} is not supported (only mnist)")
+        if self.codec.max_summands < self.n_parties:
+            raise ConfigError("spec.codec.max_summands must cover n_parties senders")
+
+    @property
+    def n_params(self) -> int:
+        """|w| of the spec's model."""
+        return param_count(build_model(self.model, seed=0))  # type: ignore[arg-type]
+
+    def to_json_bytes(self) -> bytes:
+        """Canonical JSON (sorted keys, no spaces): the bytes whose digest goes on-chain."""
+        doc = {"format": SPEC_FORMAT, **dataclasses.asdict(self)}
+        return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+
+    @classmethod
+    def from_json_bytes(cls, data: bytes) -> TaskSpec:
+        """Parse a published spec; anything malformed is a one-line ConfigError."""
+        try:
+            doc: dict[str, Any] = json.loads(data)
+            if doc.pop("format") != SPEC_FORMAT:
+                raise ConfigError(f"task spec is not {SPEC_FORMAT}")
+            gan = doc.pop("gan")
+            gan["betas"] = tuple(gan["betas"])
+            return cls(
+                train=TrainConfig(**doc.pop("train")),
+                gan=DPGANConfig(**gan),
+                codec=CodecConfig(**doc.pop("codec")),
+                **doc,
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            if isinstance(exc, ConfigError):
+                raise
+            raise ConfigError(f"malformed task spec: {exc!r}") from None

@@ -1,0 +1,42 @@
+"""Waiting on the chain: poll a condition until it holds or a block deadline passes."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from dppdl.errors import DppdlError
+from dppdl.party.context import PartyContext
+
+T = TypeVar("T")
+
+
+class AgentCancelled(DppdlError):
+    """The agent was asked to stop (for example, another agent of its simulation failed)."""
+
+
+def pause(ctx: PartyContext) -> None:
+    """Sleep one poll interval, doing what is owed to others first; stop if cancelled."""
+    if ctx.cancel.is_set():
+        raise AgentCancelled("stopped by request")
+    if ctx.serve is not None:
+        ctx.serve()
+    with ctx.metrics.timed("waiting"):
+        time.sleep(ctx.config.poll_interval)
+
+
+def wait_until(
+    ctx: PartyContext, condition: Callable[[], T | None], *, deadline_block: int, what: str
+) -> T | None:
+    """The first truthy value of `condition()`, or None once the chain is past `deadline_block`."""
+    while True:
+        with ctx.metrics.timed("chain"):
+            value = condition()
+            if value:
+                return value
+            past = ctx.client.w3.eth.block_number > deadline_block
+        if past:
+            ctx.log(f"deadline block {deadline_block} passed waiting for {what}")
+            return None
+        pause(ctx)

