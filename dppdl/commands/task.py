@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from dppdl.errors import UserError
-from dppdl.sim.config import Windows
+from dppdl.party.requester import Windows
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -38,6 +38,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         publish.add_argument(
             f"--{name}-window", type=int, default=getattr(defaults, name), metavar="BLOCKS"
         )
+    publish.add_argument("--credibility-threshold-ppm", type=int, default=0, metavar="PPM",
+                         help="c_th for reports in parts per million (0: the paper's (2/3)(1/n))")
     publish.set_defaults(handler=_publish)
     show = tsub.add_parser("show", help="a task's parameters, state and roster")
     _chain_args(show)
@@ -92,16 +94,8 @@ def _publish(args: argparse.Namespace) -> int:
     )
     client = _client(args, sender=True)
     with open_store(args.storage) as store:
-        task_id = publish_task(
-            client=client,
-            store=store,
-            spec=spec,
-            join_window=windows.join,
-            benchmark_window=windows.benchmark,
-            request_window=windows.request,
-            upload_window=windows.upload,
-            epoch_window=windows.epoch,
-        )
+        task_id = publish_task(client=client, store=store, spec=spec, windows=windows,
+                               credibility_threshold_ppm=args.credibility_threshold_ppm)
     print(json.dumps({"task": task_id}) if args.json else f"published task {task_id}")
     return 0
 

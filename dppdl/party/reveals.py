@@ -29,7 +29,12 @@ def serve_reveals(ctx: PartyContext, *, epoch: int) -> None:
         if any(r.state == RequestState.PENDING for r in theirs):
             continue  # not settled yet: refunds come only after the upload deadline
         dropped = [_addr(r.uploader) for r in theirs if r.state == RequestState.REFUNDED]
-        if dropped:
+        arrived = sum(r.state == RequestState.COMMITTED for r in theirs)
+        if dropped and arrived < 2:
+            # With me as the only sender left, my slot keys would unmask my own vector.
+            ctx.log(f"epoch {epoch}: not revealing to {request.receiver[:10]}: I am its only "
+                    "remaining sender")
+        elif dropped:
             keys = masks_for(ctx, ctx.roster()).reveal_slot_keys(
                 task=ctx.task_id,
                 epoch=epoch,

@@ -107,7 +107,8 @@ def score_and_report(ctx: PartyContext, *, epoch: int) -> None:
     ctx.checkpoint.put(f"credibility:{epoch}", [float(v) for v in row])
     ctx.metrics.credibility[str(epoch)] = [float(v) for v in row]
     still = active_mask(ctx.roster())  # a party removed meanwhile can no longer be reported
-    flagged = cred.reports(c, active=active)[me]
+    threshold_ppm = task.params.credibility_threshold_ppm  # 0: the paper's (2/3)(1/n)
+    flagged = cred.reports(c, active=active, threshold_ppm=threshold_ppm)[me]
     reported = [roster[j].address for j in np.flatnonzero(flagged & still)]
     if reported:
         ctx.log(f"epoch {epoch}: reporting {', '.join(a[:10] for a in reported)} as low quality")

@@ -120,8 +120,14 @@ def update(old: np.ndarray, new: np.ndarray, *, active: np.ndarray) -> np.ndarra
     return normalise(KEEP_OLD * a + (1.0 - KEEP_OLD) * b, active=active)
 
 
-def reports(matrix: np.ndarray, *, active: np.ndarray) -> np.ndarray:
-    """Boolean (n, n) matrix: r[i, j] is True when active i reports active j (c_i^j < c_th)."""
+def reports(matrix: np.ndarray, *, active: np.ndarray, threshold_ppm: int = 0) -> np.ndarray:
+    """Boolean (n, n) matrix: r[i, j] is True when active i reports active j (c_i^j < c_th).
+
+    c_th is the paper's (2/3)(1/n) unless the task fixes `threshold_ppm` (parts per million,
+    the contract's `credibilityThresholdPpm`; 0 means the paper's rule).
+    """
+    if not 0 <= threshold_ppm <= 1_000_000:
+        raise ValueError(f"threshold_ppm must be in 0..1e6, got {threshold_ppm}")
     c = np.asarray(matrix, dtype=np.float64)
     n = c.shape[0]
     mask = _check_active(active, n)
@@ -129,7 +135,8 @@ def reports(matrix: np.ndarray, *, active: np.ndarray) -> np.ndarray:
     if n_credible < 2:
         return np.zeros((n, n), dtype=bool)
     allowed = np.outer(mask, mask) & ~np.eye(n, dtype=bool)
-    return allowed & (c < threshold(n_credible))
+    limit = threshold_ppm / 1_000_000 if threshold_ppm else threshold(n_credible)
+    return allowed & (c < limit)
 
 
 def votes_needed(n_credible: int) -> int:

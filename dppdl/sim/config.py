@@ -8,23 +8,7 @@ from pathlib import Path
 from dppdl.errors import ConfigError
 from dppdl.learning.dpgan import DPGANConfig
 from dppdl.party.config import BEHAVIOURS, SETTINGS
-
-
-@dataclass(frozen=True)
-class Windows:
-    """Phase windows of the published task, in blocks (the devnet mines one block per second)."""
-
-    benchmark: int = 600  # benchmarking (epoch 0) lasts at most this many blocks
-    request: int = 60  # download requests close this many blocks after an epoch starts
-    upload: int = 120  # upload commitments close this many blocks after an epoch starts
-    epoch: int = 600  # anyone may close an epoch this many blocks after it started
-    join: int = 1800  # the roster closes this many blocks after publication
-
-    def __post_init__(self) -> None:
-        if not 0 < self.request <= self.upload <= self.epoch:
-            raise ConfigError("windows must satisfy 0 < request <= upload <= epoch")
-        if self.benchmark < 1 or self.join < 1:
-            raise ConfigError("benchmark and join windows must be positive")
+from dppdl.party.requester import Windows
 
 
 @dataclass(frozen=True)

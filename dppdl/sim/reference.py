@@ -161,7 +161,7 @@ def run_reference(
     active = np.ones(n, dtype=bool)
     with clock.phase("credibility"):
         c = cred.normalise(credibility_round(parties, active=active, round=0), active=active)
-    log = _Log()
+    log = _Log(threshold_ppm=config.credibility_threshold_ppm)
     c, active = log.close_round(c, active, round=0)
     balances = np.array(
         [points.initial_points(privacy_ppm=int(q), n_params=n_params, n_parties=n) for q in ppm],
@@ -234,7 +234,8 @@ def run_reference(
 class _Log:
     """Per-round records of a run."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, threshold_ppm: int = 0) -> None:
+        self.threshold_ppm = threshold_ppm  # the task's c_th in ppm; 0 = the paper's rule
         self.accuracy: list[list[float]] = []
         self.credibility: list[list[list[float]]] = []
         self.active: list[list[bool]] = []
@@ -247,7 +248,7 @@ class _Log:
         self, c: np.ndarray, active: np.ndarray, *, round: int
     ) -> tuple[np.ndarray, np.ndarray]:
         """Record the matrix, decide reports and removals, return the renormalised state."""
-        r = cred.reports(c, active=active)
+        r = cred.reports(c, active=active, threshold_ppm=self.threshold_ppm)
         gone = cred.removals(r, active=active)
         self.credibility.append(c.tolist())
         self.reports.append([(int(i), int(j)) for i, j in np.argwhere(r)])

@@ -33,6 +33,7 @@ class ReferenceConfig:
     behaviours: tuple[Behaviour, ...] = ()  # per party in index order; missing ones are honest
     # vmapped training of all parties: faster; SGD equal up to float rounding, but an entry at a
     # top-k boundary may then swap, so use False where bit-equality with agents matters
+    credibility_threshold_ppm: int = 0  # c_th in ppm for reports; 0 = the paper's (2/3)(1/n)
     batched: bool = False
     data_dir: Path | None = None  # MNIST cache folder; None = $DPPDL_DATA_DIR or ~/.cache/dppdl
 
@@ -51,6 +52,8 @@ class ReferenceConfig:
             value = getattr(self, name)
             if value is not None and value < 2:
                 raise ConfigError(f"{name} must be at least 2 (or None), got {value}")
+        if not 0 <= self.credibility_threshold_ppm <= 1_000_000:
+            raise ConfigError("credibility_threshold_ppm must be in 0..1e6")
         if len(self.behaviours) > self.n_parties:
             raise ConfigError(
                 f"{len(self.behaviours)} behaviours given for {self.n_parties} parties"

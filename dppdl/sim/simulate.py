@@ -98,16 +98,9 @@ class Simulation:
         )
         store = stack.enter_context(open_store(list(stores)))
         self.client = DppdlClient.from_deployment(deployment, w3, TxSender(w3, accounts[0]))
-        win = config.windows
         self.task_id = publish_task(
-            client=self.client,
-            store=store,
-            spec=spec,
-            join_window=win.join,
-            benchmark_window=win.benchmark,
-            request_window=win.request,
-            upload_window=win.upload,
-            epoch_window=win.epoch,
+            client=self.client, store=store, spec=spec, windows=config.windows,
+            credibility_threshold_ppm=config.credibility_threshold_ppm,
         )
         log(
             f"published task {self.task_id}: {config.parties} parties, {config.model}, "
