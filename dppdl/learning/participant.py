@@ -23,7 +23,13 @@ import numpy as np
 import torch
 
 from dppdl.errors import ConfigError
-from dppdl.learning.dpgan import DPGANConfig, DPGANResult, Generator, generate, train_dpgan
+from dppdl.learning.dpgan import (
+    DPGANConfig,
+    DPGANResult,
+    build_generator,
+    generate,
+    train_dpgan,
+)
 from dppdl.learning.models import (
     ModelName,
     build_model,
@@ -123,10 +129,10 @@ class Participant:
         )
 
     def train_gan(self, *, progress: bool = False) -> DPGANResult:
-        """Train this party's DP-GAN on its local images (labels are never used)."""
+        """Train this party's class-conditional DP-GAN on its (image, label) examples."""
         self.gan = train_dpgan(
-            self.x, labels=self.y, config=self.gan_config, seed=derive_seed(self.seed, self.index, "gan"),
-            progress=progress,
+            self.x, labels=self.y, config=self.gan_config,
+            seed=derive_seed(self.seed, self.index, "gan"), progress=progress,
         )
         return self.gan
 
@@ -203,7 +209,7 @@ class Participant:
             self.gan = None
             return
         cfg = self.gan_config
-        module = Generator(latent_dim=cfg.latent_dim, width=cfg.width, mean=cfg.mean, std=cfg.std)
+        module = build_generator(cfg)
         module.load_state_dict(gan["generator"])
         module.eval()
         for p in module.parameters():

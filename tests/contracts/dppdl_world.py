@@ -7,9 +7,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 from web3.contract import Contract
+from web3.types import TxReceipt
 
 from dppdl.chain.clients import (
     DppdlClient,
@@ -114,6 +116,40 @@ class World:
         ]
         self.parties[i].commit_uploads(task_id=task_id, commits=commits)
         return commits
+
+    def crowd(self, n: int) -> tuple[int, list[DppdlClient]]:
+        """A started task of `n` funded throwaway accounts (beyond the 8 dev parties)."""
+        accounts = [Account.from_key(digest(f"crowd{i}")) for i in range(n)]
+        for a in accounts:
+            self.w3.provider.make_request(  # type: ignore[arg-type]
+                "anvil_setBalance", [a.address, hex(10**20)])
+        clients = [DppdlClient(self.contract, TxSender(self.w3, a)) for a in accounts]
+        task_id = self.publish(roster_size=n)
+        for i, c in enumerate(clients):
+            c.join(task_id=task_id, public_key=digest(f"crowd-pk{i}"), privacy_ppm=100_000,
+                   samples_digest=digest(f"crowd-samples{i}"))
+        return task_id, clients
+
+    # -- phases -----------------------------------------------------------------------------
+    def all_done(self, task_id: int, parties: Sequence[int],
+                 reports: dict[int, Sequence[int]] | None = None) -> TxReceipt:
+        """Each of `parties` signals done (with its reports, by party index); the last receipt."""
+        receipt = None
+        for i in parties:
+            targets = [self.addr(j) for j in (reports or {}).get(i, ())]
+            receipt = self.parties[i].signal_done(task_id=task_id, reports=targets)
+        assert receipt is not None, "no party signalled done"
+        return receipt
+
+    def close_by_deadline(self, task_id: int) -> TxReceipt:
+        """Mine past the current phase deadline and close it with advanceEpoch (an outsider)."""
+        self.mine_to(self.view.task(task_id).phase_deadline)
+        return self.clients[8].advance_epoch(task_id=task_id)
+
+    def removed(self, receipt: TxReceipt) -> list[tuple[str, int, int, int]]:
+        """(party, epoch, reports, credibleLeft) of each PartyRemoved event in `receipt`."""
+        return [(e["party"], e["epoch"], e["reports"], e["credibleLeft"])
+                for e in self.view.events(receipt, "PartyRemoved")]
 
     # -- invariant --------------------------------------------------------------------------
     def totals_by_summing(self, task_id: int) -> PointTotals:

@@ -11,7 +11,8 @@ from dppdl.chain.compiler import Artifact
 
 pytestmark = pytest.mark.contracts
 
-SOURCES = ("test_lifecycle.py", "test_benchmarking.py", "test_points.py", "test_disputes.py")
+SOURCES = ("test_lifecycle.py", "test_benchmarking.py", "test_points.py", "test_disputes.py",
+           "test_recovery.py")
 
 
 def test_every_custom_error_is_exercised(artifacts: dict[str, Artifact]) -> None:
@@ -19,4 +20,5 @@ def test_every_custom_error_is_exercised(artifacts: dict[str, Artifact]) -> None
     text = "".join((Path(__file__).parent / f).read_text() for f in SOURCES)
     missing = sorted(n for n in names if f'"{n}"' not in text)  # R("Name") or a param
     assert len(names) >= 40
+    assert {"RevealEmpty", "RevealNotASender"} <= names  # the recovery concern is in the ABI
     assert missing == []

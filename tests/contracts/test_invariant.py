@@ -2,6 +2,8 @@
 
 After every step: sum(balances) + sum(escrow) + held == minted (summed from per-party views and
 from the pointTotals view), and each party's escrow equals the sum of its pending requests.
+Credibility: the credible count matches the roster, each party's report counter equals the
+current phase's report bitmaps, and parties are removed only when a phase closes.
 Examples: env DPPDL_INVARIANT_EXAMPLES (default 12 here; e.g. 10000 for a long local run).
 """
 
@@ -17,7 +19,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 from web3 import Web3
 
-from dppdl.chain.clients import RequestState
+from dppdl.chain.clients import PartyStatus, RequestState, TaskState
 from dppdl.errors import ContractRevert
 
 pytestmark = pytest.mark.contracts
@@ -47,6 +49,9 @@ def make_machine(w3: Web3, contract: object, accounts: list) -> type[RuleBasedSt
             self.commits: dict[int, tuple[bytes, bytes, bytes]] = {}  # blob, key hash, key
             self.disputed: list[int] = []
             self.settled_ids: set[int] = set()  # committed or refunded: terminal states
+            self.phase = (TaskState.TRAINING, 1)
+            self.removed: set[str] = set()
+            self.dirty = True  # reports or the phase may have changed since the last recount
 
         def teardown(self) -> None:
             if hasattr(self, "snapshot"):
@@ -138,14 +143,32 @@ def make_machine(w3: Web3, contract: object, accounts: list) -> type[RuleBasedSt
 
         @rule(reporter=party, victim=party)
         def report(self, reporter: int, victim: int) -> None:
+            self.dirty = True
             self._try(lambda: self.world.parties[reporter].report(
                 task_id=self.task, targets=[self.world.addr(victim)]))
 
+        @rule(victim=party, spare=st.none() | party)
+        def gang_report(self, victim: int, spare: int | None) -> None:
+            """Everyone but the victim (and `spare`) reports it: a removal at the close or not."""
+            for reporter in range(N):
+                if reporter not in (victim, spare):
+                    self.report(reporter, victim)
+
+        @rule(k=st.integers(0, 50), sender=party, receiver=party, wrong=st.booleans())
+        def reveal(self, k: int, sender: int, receiver: int, wrong: bool) -> None:
+            rid = self._pick(list(self.commits), k)
+            if rid is not None and not wrong:  # the uploader of a commitment, to its receiver
+                sender, receiver = rid & 0xFFFF, (rid >> 16) & 0xFFFF
+            self._try(lambda: self.world.parties[sender].post_reveal(
+                task_id=self.task, receiver=self.world.addr(receiver), digest=digest(f"rv{k}")))
+
         @rule(who=party)
         def done(self, who: int) -> None:
+            self.dirty = True
             self._try(lambda: self.world.parties[who].signal_done(task_id=self.task))
 
         def advance(self) -> None:
+            self.dirty = True
             self._try(lambda: self.world.clients[8].advance_epoch(task_id=self.task))
 
         @rule(blocks=st.integers(1, 8), then_advance=st.booleans())
@@ -177,6 +200,33 @@ def make_machine(w3: Web3, contract: object, accounts: list) -> type[RuleBasedSt
             for p in roster:
                 assert p.escrow == pending.get(p.address, 0), (p, pending)
 
+        @invariant()
+        def credibility(self) -> None:
+            if not hasattr(self, "world"):
+                return
+            view = self.world.view
+            info = view.task(self.task)
+            roster = view.roster(self.task)
+            removed = {p.address for p in roster if p.status == PartyStatus.REMOVED}
+            assert info.credible == len(roster) - len(removed)
+            assert removed >= self.removed  # a removal is for good
+            phase = (info.state, info.epoch)
+            if removed != self.removed:  # removals happen only when a phase closes
+                assert phase != self.phase, (phase, removed - self.removed)
+                STATS["removed"] = STATS.get("removed", 0) + len(removed - self.removed)
+            self.phase, self.removed = phase, removed
+            if info.state == TaskState.FINISHED:  # the last close reset every counter
+                assert [p.reports for p in roster] == [0] * len(roster)
+                return
+            if not self.dirty:
+                return
+            self.dirty = False
+            counted = {p.address: 0 for p in roster}
+            for p in roster:
+                for target in view.reports_by(self.task, info.epoch, p.address):
+                    counted[target] += 1
+            assert {p.address: p.reports for p in roster} == counted
+
     return PointsMachine
 
 
@@ -206,10 +256,13 @@ def _seeded_action(rng: random.Random) -> tuple[str, dict]:
         (2, "answer", lambda: {"k": k(), "right": rng.random() < 0.7}),
         (3, "vote", lambda: {"k": k(), "voter": p(), "valid": rng.random() < 0.5}),
         (2, "settle", lambda: {"k": k()}),
-        (1, "report", lambda: {"reporter": p(), "victim": p()}),
+        (3, "report", lambda: {"reporter": p(), "victim": p()}),
+        (1, "gang_report", lambda: {"victim": p(), "spare": p() if rng.random() < 0.3 else None}),
+        (1, "reveal", lambda: {"k": k(), "sender": p(), "receiver": p(),
+                               "wrong": rng.random() < 0.3}),
         (2, "done", lambda: {"who": p()}),
         (1, "advance", lambda: {}),
-        (3, "mine", lambda: {"blocks": rng.randrange(1, 5)}),
+        (3, "mine", lambda: {"blocks": rng.randrange(1, 5), "then_advance": rng.random() < 0.3}),
     ]
     weights = [w for w, _, _ in table]
     _, name, args = rng.choices(table, weights=weights)[0]
@@ -236,7 +289,12 @@ def test_points_conserved_in_seeded_loop(
                 raise AssertionError(f"{name}({args}) raised {exc!r}") from exc
             # Assert
             machine.conserved()
+            machine.credibility()
+        machine.mine(blocks=WINDOWS["epoch_window"] + 1, then_advance=True)  # close the phase
+        machine.conserved()
+        machine.credibility()
     finally:
         machine.teardown()
     print("seeded handler outcomes:", dict(sorted(STATS.items())))
     assert STATS["ok"] > SEEDED_STEPS // 8, STATS
+    assert STATS.get("removed", 0) >= 1, STATS  # the removal checks saw a phase close remove

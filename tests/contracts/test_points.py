@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 from dppdl_world import DEFAULT_PPMS, World, digest
 
-from dppdl.chain.clients import RequestState, UploadCommitment, commitment_of, upload_cap
+from dppdl.chain.clients import (
+    PartyStatus,
+    RequestState,
+    UploadCommitment,
+    commitment_of,
+    upload_cap,
+)
 from dppdl.chain.reverts import revert_class as R
 
 pytestmark = pytest.mark.contracts
@@ -171,11 +177,16 @@ def test_refund_after_deadline_counts_missed_upload(world: World) -> None:
     world.assert_conserved(task_id)
 
 
-def test_refund_at_once_when_uploader_removed(world: World) -> None:
+def test_reports_do_not_unlock_a_refund_before_the_close(world: World) -> None:
     task_id = world.training()
     (rid,) = world.parties[0].request_downloads(task_id=task_id, requests=[(world.addr(3), 5)])
     for i in range(3):
         world.parties[i].report(task_id=task_id, targets=[world.addr(3)])
-    world.clients[8].refund_requests(request_ids=[rid])  # before the upload deadline
+    with pytest.raises(R("RefundTooEarly")):  # removal waits for the phase close
+        world.clients[8].refund_requests(request_ids=[rid])
+    world.all_done(task_id, range(4))  # epoch 1 closes: party 3 removed
+    assert world.view.party(task_id, world.addr(3)).status == PartyStatus.REMOVED
+    world.clients[8].refund_requests(request_ids=[rid])
     assert world.view.request(rid).state == RequestState.REFUNDED
+    assert world.view.party(task_id, world.addr(3)).missed_uploads == 1
     world.assert_conserved(task_id)

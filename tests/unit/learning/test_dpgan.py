@@ -14,7 +14,9 @@ from dppdl.learning.dpgan import (
     Discriminator,
     DPGANConfig,
     _frozen,
+    build_generator,
     generate,
+    generate_labeled,
     save_sample_grid,
     train_dpgan,
 )
@@ -22,7 +24,7 @@ from dppdl.learning.dpgan import (
 torch.set_num_threads(1)
 
 # Tiny and fast: 128 blob images, 2 epochs of expected batch 32 (8 discriminator steps).
-TINY = DPGANConfig(epochs=2, batch_size=32, width=4, latent_dim=8, gen_steps=1)
+TINY = DPGANConfig(epochs=2, batch_size=32, width=4, width_d=4, latent_dim=8, gen_steps=1)
 
 
 def _images(n: int = 128, seed: int = 0) -> torch.Tensor:
@@ -35,6 +37,14 @@ def _images(n: int = 128, seed: int = 0) -> torch.Tensor:
     return (x - TINY.mean) / TINY.std
 
 
+def _labels(n: int = 128) -> torch.Tensor:
+    return torch.arange(n) % 10
+
+
+def _train(n: int = 128, *, config: DPGANConfig = TINY, seed: int = 0):  # type: ignore[no-untyped-def]
+    return train_dpgan(_images(n), labels=_labels(n), config=config, seed=seed)
+
+
 def _flat(module: torch.nn.Module) -> torch.Tensor:
     return torch.cat([t.detach().flatten() for t in module.state_dict().values()])
 
@@ -43,7 +53,7 @@ def test_dp_epsilon_spent_is_positive_and_within_target() -> None:
     # Prepare
     config = replace(TINY, dp_epsilon=2.0)
     # Execute
-    result = train_dpgan(_images(), config=config, seed=1)
+    result = _train(config=config, seed=1)
     # Assert
     assert 0 < result.dp_epsilon_spent <= config.dp_epsilon
     assert result.dp_epsilon_spent > 0.8 * config.dp_epsilon  # the budget is actually used
@@ -55,9 +65,9 @@ def test_dp_epsilon_spent_is_positive_and_within_target() -> None:
 def test_non_dp_path_trains_without_accounting() -> None:
     # Prepare
     config = replace(TINY, dp=False)
-    before = _flat(train_dpgan(_images(), config=replace(config, epochs=1), seed=3).generator)
+    before = _flat(_train(config=replace(config, epochs=1), seed=3).generator)
     # Execute
-    result = train_dpgan(_images(), config=config, seed=3)
+    result = _train(config=config, seed=3)
     # Assert
     assert result.dp_epsilon_spent == float("inf")
     assert result.noise_multiplier == 0.0
@@ -67,9 +77,9 @@ def test_non_dp_path_trains_without_accounting() -> None:
 
 def test_same_seed_same_generator_weights_other_seed_differs() -> None:
     # Execute
-    a = train_dpgan(_images(), config=TINY, seed=7)
-    b = train_dpgan(_images(), config=TINY, seed=7)
-    c = train_dpgan(_images(), config=TINY, seed=8)
+    a = _train(seed=7)
+    b = _train(seed=7)
+    c = _train(seed=8)
     # Assert
     assert torch.equal(_flat(a.generator), _flat(b.generator))
     assert not torch.equal(_flat(a.generator), _flat(c.generator))
@@ -77,11 +87,11 @@ def test_same_seed_same_generator_weights_other_seed_differs() -> None:
 
 def test_dp_noise_is_seeded_not_global() -> None:
     # Prepare: disturb the global RNG between two runs with the same seed
-    first = train_dpgan(_images(), config=TINY, seed=11)
+    first = _train(seed=11)
     torch.manual_seed(12345)
     torch.rand(1000)
     # Execute
-    second = train_dpgan(_images(), config=TINY, seed=11)
+    second = _train(seed=11)
     # Assert
     assert torch.equal(_flat(first.generator), _flat(second.generator))
 
@@ -120,7 +130,7 @@ def test_generator_pass_leaves_no_per_sample_state_on_discriminator() -> None:
 
 def test_generate_shapes_and_determinism() -> None:
     # Prepare
-    gen = train_dpgan(_images(), config=TINY, seed=2).generator
+    gen = _train(seed=2).generator
     # Execute
     x = generate(gen, 12, seed=5)
     y = generate(gen, 12, seed=5)
@@ -137,7 +147,7 @@ def test_handles_empty_poisson_batches() -> None:
     # Prepare: 4 images with expected batch 1 -> P(empty batch) = 0.75**4 ~ 0.32 per step
     config = replace(TINY, batch_size=1, epochs=3)
     # Execute
-    result = train_dpgan(_images(4), config=config, seed=0)
+    result = _train(4, config=config, seed=0)
     # Assert
     assert result.steps == 12
     assert 0 < result.dp_epsilon_spent <= config.dp_epsilon
@@ -160,7 +170,8 @@ def test_augmentation_is_seeded_and_keeps_background() -> None:
 @pytest.mark.parametrize(
     "field, value",
     [("dp_epsilon", 0.0), ("delta", 1.0), ("epochs", 0), ("batch_size", 0), ("lr_d", -1.0),
-     ("max_grad_norm", 0.0), ("betas_d", (1.0, 0.9)), ("max_shift", -1.0)],
+     ("max_grad_norm", 0.0), ("betas_d", (1.0, 0.9)), ("max_shift", -1.0), ("n_classes", 1),
+     ("ema", 1.0), ("width_d", 0), ("fake_ratio", 0.0), ("real_label", 0.0)],
 )
 def test_bad_config_is_a_config_error(field: str, value: object) -> None:
     with pytest.raises(ConfigError, match=field.split("_")[0]):
@@ -186,3 +197,49 @@ def test_save_sample_grid_writes_png(tmp_path: Path) -> None:
     assert img.shape[:2] == (4 * 34, 4 * 34)
     with pytest.raises(ConfigError):
         save_sample_grid(x[:0], tmp_path / "empty.png", mean=0.0, std=1.0)
+
+
+def test_conditional_needs_valid_labels() -> None:
+    with pytest.raises(ConfigError, match="labels"):
+        train_dpgan(_images(8), config=TINY, seed=0)
+    with pytest.raises(ConfigError, match="labels"):
+        train_dpgan(_images(8), labels=torch.full((8,), 10), config=TINY, seed=0)
+    with pytest.raises(ConfigError, match="labels"):
+        train_dpgan(_images(8), labels=_labels(7), config=TINY, seed=0)
+
+
+def test_unconditional_path_and_conv_discriminator_still_train() -> None:
+    # Prepare
+    uncond = replace(TINY, conditional=False)
+    conv = replace(TINY, linear_d=False)
+    # Execute
+    a = train_dpgan(_images(), config=uncond, seed=4)
+    b = _train(config=conv, seed=4)
+    # Assert
+    assert a.generator.n_classes == 0
+    assert generate_labeled(a.generator, 5, seed=0)[1] is None
+    for result, config in ((a, uncond), (b, conv)):
+        assert 0 < result.dp_epsilon_spent <= config.dp_epsilon
+        assert torch.isfinite(generate(result.generator, 4, seed=0)).all()
+
+
+def test_generate_labeled_draws_balanced_classes() -> None:
+    # Prepare
+    gen = build_generator(TINY)
+    # Execute
+    x, y = generate_labeled(gen, 50, seed=3)
+    # Assert
+    assert y is not None and x.shape == (50, 1, 32, 32)
+    assert torch.bincount(y, minlength=10).tolist() == [5] * 10
+    assert not torch.equal(y, torch.arange(50) % 10)  # shuffled, by seed
+    assert torch.equal(generate(gen, 50, seed=3), x)
+
+
+def test_build_generator_loads_a_trained_state_dict() -> None:
+    # Prepare
+    trained = _train(seed=5).generator
+    # Execute
+    fresh = build_generator(TINY)
+    fresh.load_state_dict(trained.state_dict())
+    # Assert
+    assert torch.equal(generate(fresh, 6, seed=1), generate(trained, 6, seed=1))
