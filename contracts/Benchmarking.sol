@@ -4,9 +4,9 @@ pragma solidity ^0.8.24;
 import "./DppdlBase.sol";
 
 /// @title Mutual credibility on-chain: labels digests, low-quality reports, removal by majority.
-/// @notice Reports are per (task, reporter, target) and permanent; a party reported by a strict
-///         majority (> half) of the current credible set is removed for good. Only reports from
-///         parties that are still credible count, so a removal can cascade.
+/// @notice Reports count per phase (epoch 0 = benchmarking). When a phase closes, every party
+///         reported in it by a strict majority (> half) of the credible set is removed for good,
+///         all at once and without cascade, and the counts start again at zero.
 abstract contract Benchmarking is DppdlBase {
     // ------------------------------------------------------------------------------------------
     // errors
@@ -18,7 +18,7 @@ abstract contract Benchmarking is DppdlBase {
     error BenchmarkLabelsAlreadyPosted(uint256 taskId, uint256 epoch, address labeler, address publisher);
     /// @notice A labels digest of zero carries nothing.
     error BenchmarkLabelsEmpty(uint256 taskId, address publisher);
-    /// @notice The reporter already reported this target (reports are permanent and counted once).
+    /// @notice The reporter already reported this target in the current phase.
     error BenchmarkAlreadyReported(uint256 taskId, address reporter, address target);
 
     // ------------------------------------------------------------------------------------------
@@ -29,9 +29,8 @@ abstract contract Benchmarking is DppdlBase {
     event LabelsPosted(
         uint256 indexed taskId, uint256 epoch, address indexed labeler, address indexed publisher, bytes32 labelsDigest
     );
-    /// @notice `reporter` reported `target` as low quality; `reports` counts credible reporters.
+    /// @notice `reporter` reported `target` as low quality; `reports` counts this phase's reports.
     event PartyReported(uint256 indexed taskId, address indexed reporter, address indexed target, uint256 reports);
-    /// @notice `party` was removed by a strict majority; `credibleLeft` parties remain.
     /// @notice A strict majority of the credible set reported `party` in phase `epoch`.
     event PartyRemoved(
         uint256 indexed taskId, address indexed party, uint256 epoch, uint256 reports, uint256 credibleLeft

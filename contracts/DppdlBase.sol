@@ -83,7 +83,6 @@ abstract contract DppdlBase {
         return uint256(st.phaseStart) + (st.epoch == 0 ? p.benchmarkWindow : p.epochWindow);
     }
 
-    /// @dev Close the current phase: start the next epoch or finish the task.
     /// @dev Close the current phase (its reports decide removals) and start the next, or finish.
     function _advance(uint256 taskId, TaskStatus storage st) internal {
         _closePhase(taskId, st);

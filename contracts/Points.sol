@@ -124,7 +124,6 @@ abstract contract Points is DppdlBase {
 
     /// @notice Refund uncommitted requests once their upload deadline passed (anyone may call);
     ///         each refund counts a missed upload against the uploader.
-    /// @dev A request whose uploader was removed is refundable at once.
     /// @param requestIds Pending requests, of any task.
     function refundRequests(uint256[] calldata requestIds) external {
         for (uint256 k = 0; k < requestIds.length; ++k) {
@@ -135,10 +134,9 @@ abstract contract Points is DppdlBase {
             if (r.state != RequestState.Pending) revert RefundNotPending(id, r.state);
             TaskStatus storage st = _status[taskId];
             uint256 uploadDeadline = uint256(st.phaseStart) + _params[taskId].uploadWindow;
-            if (
-                st.state == TaskState.Training && st.epoch == epoch && block.number <= uploadDeadline
-                    && _members[taskId][uploader].status == PartyStatus.Credible
-            ) revert RefundTooEarly(id, uploadDeadline);
+            if (st.state == TaskState.Training && st.epoch == epoch && block.number <= uploadDeadline) {
+                revert RefundTooEarly(id, uploadDeadline);
+            }
             uint256 amount = r.amount;
             r.state = RequestState.Refunded;
             Member storage m = _members[taskId][receiver];

@@ -17,6 +17,8 @@ abstract contract Recovery is DppdlBase {
     error RevealEmpty(uint256 taskId, address receiver);
     /// @notice The sender has no committed upload to `receiver` in this epoch.
     error RevealNotASender(uint256 taskId, uint256 epoch, address sender, address receiver);
+    /// @notice Uploads may still arrive: nobody has dropped out before the upload deadline.
+    error RevealTooEarly(uint256 taskId, uint256 uploadDeadline, uint256 currentBlock);
 
     // ------------------------------------------------------------------------------------------
     // events
@@ -46,6 +48,8 @@ abstract contract Recovery is DppdlBase {
         if (_requests[id].state != RequestState.Committed) {
             revert RevealNotASender(taskId, st.epoch, msg.sender, receiver);
         }
+        uint256 uploadDeadline = uint256(st.phaseStart) + _params[taskId].uploadWindow;
+        if (block.number <= uploadDeadline) revert RevealTooEarly(taskId, uploadDeadline, block.number);
         emit MaskKeysRevealed(taskId, st.epoch, msg.sender, receiver, digest);
     }
 }

@@ -10,7 +10,6 @@ from dppdl_world import World, digest
 from web3.logs import DISCARD
 
 from dppdl.chain.clients import PartyStatus, TaskState
-from dppdl.chain.reverts import UnknownRevert
 from dppdl.chain.reverts import revert_class as R
 from dppdl.protocol.credibility import removals
 
@@ -303,9 +302,6 @@ def test_removals_match_the_reference_rule(world: World, seed: int) -> None:
             break
 
 
-@pytest.mark.xfail(strict=True, raises=UnknownRevert,
-                   reason="client bug: DppdlClient.signal_done's gas bound (150k + 12k per party) "
-                          "ignores the reports it carries and the removals its close performs")
 def test_closing_done_signal_with_reports_fits_the_client_gas_bound(world: World) -> None:
     # Prepare: 32 parties, each reports every other one (all will be removed at the close)
     n = 32
@@ -313,12 +309,8 @@ def test_closing_done_signal_with_reports_fits_the_client_gas_bound(world: World
     everyone = [c.sender.address for c in crowd]  # type: ignore[union-attr]
     for me, c in zip(everyone[:-1], crowd[:-1], strict=True):
         c.signal_done(task_id=task_id, reports=[a for a in everyone if a != me])
-    # Execute: the last done signal carries 31 reports and closes the phase. Measured need
-    # ~42k + 5.9k/party (close) + 6.4k/removal + 7.6k/report: ~670k here against a 534k bound.
-    try:
-        receipt = crowd[-1].signal_done(task_id=task_id, reports=everyone[:-1])
-    except UnknownRevert as exc:
-        assert "out of gas" in str(exc)  # the bug; any other revert would be a different one
-        raise
+    # Execute: the last done signal carries 31 reports and closes the phase, removing all 32.
+    # Measured need ~42k + 5.9k/party (close) + 6.4k/removal + 7.6k/report, ~670k here.
+    receipt = crowd[-1].signal_done(task_id=task_id, reports=everyone[:-1])
     # Assert
     assert len(world.removed(receipt)) == n

@@ -46,8 +46,20 @@ def test_reveal_after_a_commit_emits_and_is_listed(world: World) -> None:
     world.assert_conserved(task_id)  # a reveal moves no points
 
 
-def test_reveal_before_the_upload_deadline_and_in_a_later_epoch(world: World) -> None:
+def test_reveal_before_the_upload_deadline_is_too_early(world: World) -> None:
+    # Prepare: party 3 has not committed yet, but its upload window is still open
+    task_id, _, _ = _dropout(world)
+    deadline = world.view.task(task_id).upload_deadline
+    # Execute / Assert: nobody has dropped out yet, so there is nothing to reveal
+    with pytest.raises(R("RevealTooEarly")) as exc:
+        world.parties[1].post_reveal(task_id=task_id, receiver=world.addr(0), digest=digest("a"))
+    assert exc.value.fields["uploadDeadline"] == deadline
+    assert world.view.reveals(task_id, 1, world.addr(0)) == {}
+
+
+def test_reveal_in_a_later_epoch_needs_a_commit_in_that_epoch(world: World) -> None:
     task_id, rid, _ = _dropout(world)
+    world.mine_to(world.view.task(task_id).upload_deadline)
     world.parties[1].post_reveal(task_id=task_id, receiver=world.addr(0), digest=digest("a"))
     world.all_done(task_id, range(4))  # epoch 2: the epoch-1 commit no longer qualifies
     with pytest.raises(R("RevealNotASender")) as exc:
@@ -55,6 +67,7 @@ def test_reveal_before_the_upload_deadline_and_in_a_later_epoch(world: World) ->
     assert exc.value.fields["epoch"] == 2
     (rid2,) = world.parties[0].request_downloads(task_id=task_id, requests=[(world.addr(1), 5)])
     world.commit(task_id, 1, [rid2], tag="e2")
+    world.mine_to(world.view.task(task_id).upload_deadline)
     receipt = world.parties[1].post_reveal(task_id=task_id, receiver=world.addr(0),
                                            digest=digest("b"))
     assert world.view.events(receipt, "MaskKeysRevealed")[0]["epoch"] == 2

@@ -88,11 +88,12 @@ class DppdlClient:
     def signal_done(self, *, task_id: int, reports: Sequence[str] = ()) -> TxReceipt:
         """Done with the current phase (with this phase's low-quality reports, if any)."""
         fn = self.contract.functions.signalDone(task_id, _addrs(reports))
-        return self._send(fn, gas=self._phase_gas(task_id, base=150_000, per_party=12_000))
+        gas = self._phase_gas(task_id, base=150_000, per_party=20_000) + 12_000 * len(reports)
+        return self._send(fn, gas=gas)
 
     def advance_epoch(self, *, task_id: int) -> TxReceipt:
         fn = self.contract.functions.advanceEpoch(task_id)
-        return self._send(fn, gas=self._phase_gas(task_id, base=100_000, per_party=12_000))
+        return self._send(fn, gas=self._phase_gas(task_id, base=100_000, per_party=20_000))
 
     # -- benchmarking ------------------------------------------------------------------------
     def post_labels(self, *, task_id: int, labels: Sequence[tuple[str, bytes]]) -> TxReceipt:
@@ -247,7 +248,8 @@ class DppdlClient:
         The join that fills the roster mints for everyone, and the done signal that completes a
         phase closes it (removals, next epoch); an estimate taken before another party's
         transaction lands is too low then. Unused gas is refunded, so a bound sized by the
-        roster costs nothing extra.
+        roster costs nothing extra. Measured: a close costs about 42k + 5.9k per party + 6.4k
+        per removal, and each report carried 7.6k (tests/contracts/test_benchmarking.py).
         """
         roster = int(self._call(self.contract.functions.getTask(task_id))[0][2])
         return base + per_party * roster

@@ -169,7 +169,7 @@ class PartyInfo:
     privacy_ppm: int
     balance: int
     escrow: int
-    reports: int  # reports against this party from currently credible parties
+    reports: int  # reports against this party in the current phase
     missed_uploads: int
     disputes_lost: int
     done_epoch: int | None  # last phase the party signalled done, None if never
