@@ -178,8 +178,9 @@ class PartyAgent:
             "final_params_sha256": _params_digest(ctx.participant.params()),
             **ctx.metrics.to_json(),
         }
-        if me is not None and not removed:
-            ctx.metrics.points[str(task.params.epochs)] = me.balance
+        if me is not None:  # the balance stays put after the last epoch or a removal
+            for r in range(task.params.epochs + 1):
+                ctx.metrics.points.setdefault(str(r), me.balance)
         ctx.checkpoint.put("metrics", ctx.metrics.to_json())
         atomic_write(
             ctx.checkpoint.folder / RESULT_FILE,

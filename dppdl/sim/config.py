@@ -29,6 +29,7 @@ class SimulationConfig:
     runs_dir: Path = Path("runs")  # where runs/<id>/ is written
     gan: DPGANConfig = field(default_factory=DPGANConfig)  # each party's DP-GAN (ε = 4)
     windows: Windows = field(default_factory=Windows)  # task phase windows in blocks
+    credibility_threshold_ppm: int = 0  # c_th of the task in ppm; 0 = the paper's (2/3)(1/n)
     block_time: float = 1.0  # seconds per interval-mined block (transactions mine at once)
     timeout: float = 3600.0  # seconds before the simulation gives up on its agents
 

@@ -26,6 +26,11 @@ TINY = SimulationConfig(
 )
 
 
+# Credibility means something only on real DP-GAN samples: 600 examples per party (the paper's
+# same-privacy shard) and the default class-conditional DP-GAN at ε = 4.
+REAL = replace(TINY, limit=None, gan=DPGANConfig())
+
+
 @pytest.fixture(scope="session")
 def mnist_ready() -> Path:
     return fetch_mnist()
@@ -34,3 +39,8 @@ def mnist_ready() -> Path:
 @pytest.fixture
 def tiny(tmp_path: Path, mnist_ready: Path) -> SimulationConfig:
     return replace(TINY, runs_dir=tmp_path / "runs")
+
+
+@pytest.fixture
+def real(tmp_path: Path, mnist_ready: Path) -> SimulationConfig:
+    return replace(REAL, runs_dir=tmp_path / "runs")

@@ -18,9 +18,10 @@ from dppdl.sim.simulate import Simulation, wait_all
 pytestmark = pytest.mark.integration
 
 
-def _addresses(sim: Simulation) -> list[str]:
-    return [str(a) for a in sim.client.roster(sim.task_id) and
-            [p.address for p in sim.client.roster(sim.task_id)]]
+# The plumbing tests publish c_th = 1 ppm so that nobody is reported: at this tiny scale the
+# DP-GANs' samples are too poor for credibility to mean anything, and the point of those tests
+# is payment, upload, recovery and restart. The random-labeller test keeps the paper's c_th.
+NO_REPORTS = {"credibility_threshold_ppm": 1}
 
 
 def _assert_points_conserved(sim: Simulation) -> None:
@@ -32,10 +33,10 @@ def _requests(sim: Simulation, epoch: int, receiver: str) -> list:
     return sim.client.requests_by_receiver(sim.task_id, epoch, receiver)
 
 
-def test_happy_path_four_agent_processes(tiny: SimulationConfig) -> None:
-    # Prepare
+def test_happy_path_four_agent_processes(real: SimulationConfig) -> None:
+    # Prepare: four honest parties, the paper's threshold, real DP-GAN samples
     lines: list[str] = []
-    with Simulation(tiny, log=lines.append) as sim:
+    with Simulation(real, log=lines.append) as sim:
         # Execute
         sim.run_agents()
         run = sim.collect()
@@ -55,7 +56,7 @@ def test_happy_path_four_agent_processes(tiny: SimulationConfig) -> None:
     for per_epoch in run["transactions"]:
         assert per_epoch[0] >= 3  # join, labels, done
         assert all(3 <= t <= 5 for t in per_epoch[1:])
-    assert run["bytes_stored"] > 4 * 3 * 2 * 140_106 * 8 * 0.0  # sealed blobs were stored
+    assert run["bytes_stored"] > 0
     assert (sim.run_dir / "run.json").exists()
 
 
@@ -79,9 +80,9 @@ def test_chain_path_matches_the_reference_runner(tiny: SimulationConfig) -> None
     np.testing.assert_allclose(run["accuracy"], np.array(reference.accuracy).T, atol=0.002)
 
 
-def test_a_random_labeller_is_removed_by_the_others(tiny: SimulationConfig) -> None:
+def test_a_random_labeller_is_removed_by_the_others(real: SimulationConfig) -> None:
     # Prepare
-    config = replace(tiny, in_process=True, epochs=1,
+    config = replace(real, in_process=True, epochs=1,
                      behaviours=("honest", "honest", "honest", "random-labels"))
     # Execute
     with Simulation(config, log=lambda m: None) as sim:
@@ -89,20 +90,17 @@ def test_a_random_labeller_is_removed_by_the_others(tiny: SimulationConfig) -> N
         run = sim.collect()
         roster = sim.client.roster(sim.task_id)
     # Assert
-    assert [r["party"] for r in run["removals"]] == [3]
+    assert [(r["party"], r["epoch"]) for r in run["removals"]] == [(3, 0)]
     removed = [p for p in roster if p.status.name == "REMOVED"]
-    assert len(removed) == 1
-    assert all(not r for r in (_requests_from(run, 3)))
-
-
-def _requests_from(run: dict, party: int) -> list:
-    return [t for t in run["transactions"][party][1:] if t]
+    assert [p.address for p in removed] == [run["parties"][3]["address"]]
+    assert run["transactions"][3][1] == 0  # it took no part in the training epoch
 
 
 def test_an_agent_killed_mid_epoch_resumes_without_paying_twice(tiny: SimulationConfig) -> None:
     # Prepare
     lines: list[str] = []
-    with Simulation(tiny, log=lines.append) as sim:
+    log = lambda m: lines.append(f"{time.monotonic():.1f} {m}")  # noqa: E731
+    with Simulation(replace(tiny, **NO_REPORTS), log=log) as sim:
         procs = [sim.spawn(i) for i in range(tiny.parties)]
         victim = 1
         address = sim.party_configs[victim]
@@ -129,9 +127,14 @@ def test_an_agent_killed_mid_epoch_resumes_without_paying_twice(tiny: Simulation
         requested = sim.client.contract.events.DownloadRequested.get_logs(
             argument_filters={"taskId": sim.task_id, "receiver": me}, from_block=0)
         pairs = [(int(e["args"]["epoch"]), e["args"]["uploader"]) for e in requested]
-        assert len(pairs) == len(set(pairs)) == 2 * (tiny.parties - 1)
+        assert len(pairs) == len(set(pairs))  # never requested twice from anyone
         for epoch in (1, 2):
-            assert all(r.state == RequestState.COMMITTED for r in _requests(sim, epoch, me))
+            mine = _requests(sim, epoch, me)
+            assert mine and all(r.state == RequestState.COMMITTED for r in mine)
+            assert len(mine) == len([p for p in pairs if p[0] == epoch])
+        victim_txs = run["transactions"][victim]
+        others = [t for i, t in enumerate(run["transactions"]) if i != victim]
+        assert all(victim_txs[e] <= max(t[e] for t in others) for e in (1, 2))  # no extra tx
     assert address is not None
     assert len(run["accuracy"][victim]) == 3
 
@@ -145,27 +148,34 @@ def _roster_index(sim: Simulation, shard: int, roster: list) -> int:
 
 
 def test_a_party_that_never_uploads_is_refunded_and_the_sums_still_open(
-    tiny: SimulationConfig,
+    real: SimulationConfig,
 ) -> None:
-    # Prepare
+    # Prepare: it labels honestly (so everyone buys from it), it just never uploads
     lines: list[str] = []
-    config = replace(tiny, in_process=True, epochs=1,
+    config = replace(real, in_process=True, epochs=1,
                      behaviours=("honest", "honest", "honest", "no-upload"))
     # Execute
     with Simulation(config, log=lines.append) as sim:
         sim.run_agents()
         run = sim.collect()
-        roster = sim.client.roster(sim.task_id)
+        dropper = next(p for p in run["parties"] if p["behaviour"] == "no-upload")["address"]
+        bought = [r for p in sim.client.roster(sim.task_id) if p.address != dropper
+                  for r in _requests(sim, 1, p.address) if r.uploader == dropper]
         refunds = sim.client.contract.events.RequestRefunded.get_logs(
             argument_filters={"taskId": sim.task_id}, from_block=0)
-        reveals = sim.client.contract.events.MaskKeysRevealed.get_logs(
-            argument_filters={"taskId": sim.task_id}, from_block=0)
+        receivers = {r.receiver for r in bought}
+        reveals = {r: sim.client.reveals(sim.task_id, 1, r) for r in receivers}
+        senders = {r: [q.uploader for q in _requests(sim, 1, r) if q.uploader != dropper]
+                   for r in receivers}
+        missed = next(p for p in sim.client.roster(sim.task_id) if p.address == dropper)
         _assert_points_conserved(sim)
-    # Assert: the three honest receivers were refunded for it; each of the two other senders
-    # revealed its slot keys to each of them; nobody skipped an aggregation
-    dropper = next(p for p in run["parties"] if p["behaviour"] == "no-upload")
-    assert {e["args"]["uploader"] for e in refunds} == {dropper["address"]}
-    assert len(refunds) == 3
-    assert len(reveals) == 3 * 2
-    assert next(p for p in roster if p.address == dropper["address"]).missed_uploads == 3
+    # Assert: every request to the dropper was refunded (and counted against it); every other
+    # sender to each of those receivers revealed its slot keys; every receiver opened its sum
+    assert len(receivers) == 3, "every honest party bought from the dropper"
+    assert sorted(int(e["args"]["requestId"]) for e in refunds) == sorted(
+        r.request_id for r in bought)
+    assert missed.missed_uploads == len(bought)
+    for receiver in receivers:
+        assert len(senders[receiver]) == 2
+        assert sorted(reveals[receiver]) == sorted(senders[receiver])
     assert not [line for line in lines if "not opened" in line or "failed" in line]
