@@ -1,4 +1,4 @@
-"""The `dppdl` command line: parses, dispatches to dppdl.commands.*, prints one line on user errors."""
+"""The `dppdl` command line: parses, dispatches to dppdl.commands.*, one line per user error."""
 
 from __future__ import annotations
 

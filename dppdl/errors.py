@@ -8,7 +8,7 @@ class DppdlError(Exception):
 
 
 class UserError(DppdlError):
-    """A mistake the user can fix (bad flag, missing file, wrong URL): shown as one line, no traceback."""
+    """A mistake the user can fix (bad flag, missing file, wrong URL): one line, no traceback."""
 
 
 class ConfigError(UserError, ValueError):
@@ -32,7 +32,7 @@ class DeploymentMissingError(ChainError, UserError, FileNotFoundError):
 
 
 class ContractRevert(ChainError):
-    """A transaction or call reverted; subclasses are generated per custom error (see chain.errors)."""
+    """A transaction or call reverted; a subclass per custom error (see dppdl.chain.reverts)."""
 
 
 class CryptoError(DppdlError):
@@ -40,7 +40,7 @@ class CryptoError(DppdlError):
 
 
 class DecryptionError(CryptoError, ValueError):
-    """A blob failed to open: tampered, truncated, wrong key, wrong slot. One type for every cause."""
+    """A blob failed to open: tampered, truncated, wrong key or slot. One type for every cause."""
 
 
 class BlobFormatError(DecryptionError):

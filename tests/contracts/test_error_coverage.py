@@ -20,5 +20,5 @@ def test_every_custom_error_is_exercised(artifacts: dict[str, Artifact]) -> None
     text = "".join((Path(__file__).parent / f).read_text() for f in SOURCES)
     missing = sorted(n for n in names if f'"{n}"' not in text)  # R("Name") or a param
     assert len(names) >= 40
-    assert {"RevealEmpty", "RevealNotASender", "RevealTooEarly"} <= names  # the recovery concern is in the ABI
+    assert {"RevealEmpty", "RevealNotASender", "RevealTooEarly"} <= names  # recovery concern
     assert missing == []

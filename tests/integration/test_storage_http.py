@@ -12,7 +12,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from storage.process import StorageNode, wait_until_refused
 
 from storage import HttpStore, open_store
 from storage.base import BlobStore
@@ -23,6 +22,7 @@ from storage.errors import (
     StorageAuthError,
     StorageUnavailable,
 )
+from storage.process import StorageNode, wait_until_refused
 from storage.replicated import ReplicatedStore
 from storage.testing import SUITE_MAX_SIZE, BlobStoreSuite, Corrupt
 
