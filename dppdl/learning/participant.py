@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from dppdl.errors import ConfigError
+from dppdl.learning.data import MnistData, PartyShard, party_tensors
 from dppdl.learning.dpgan import (
     DPGANConfig,
     DPGANResult,
@@ -255,3 +256,21 @@ def _train_batched(parties: Sequence[Participant], *, epochs: int) -> None:
     )
     for p, c in zip(parties, counts, strict=True):
         p.steps += c
+
+
+def participant_for_shard(
+    shard: PartyShard, *, data: MnistData, limit: int | None, model_name: ModelName, seed: int,
+    train_config: TrainConfig, gan_config: DPGANConfig, behaviour: Behaviour = "honest",
+) -> Participant:  # fmt: skip
+    """Party ``shard.index`` on its shard (the first ``limit`` examples, if given).
+
+    The reference runner and the on-chain agent both build parties here, so the same seed
+    gives the same party in both.
+    """
+    x, y = party_tensors(data, shard)
+    if limit is not None:
+        x, y = x[:limit], y[:limit]
+    return Participant(
+        index=shard.index, x=x, y=y, privacy_level=shard.privacy_level, model_name=model_name,
+        seed=seed, train_config=train_config, gan_config=gan_config, behaviour=behaviour,
+    )

@@ -21,8 +21,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from dppdl.learning.data import MnistData, load_mnist, make_partition, party_tensors
-from dppdl.learning.participant import Participant, local_update_many, pretrain_many
+from dppdl.learning.data import MnistData, load_mnist, make_partition
+from dppdl.learning.participant import (
+    Participant,
+    local_update_many,
+    participant_for_shard,
+    pretrain_many,
+)
 from dppdl.protocol import credibility as cred
 from dppdl.protocol import points
 from dppdl.protocol.fairness import fairness_or_none
@@ -80,19 +85,14 @@ def build_participants(config: ReferenceConfig, data: MnistData) -> list[Partici
         setting=config.setting, n_parties=config.n_parties, seed=config.seed,
         n_train=int(data.train_x.shape[0]),
     )
-    parties = []
-    for shard in shards:
-        x, y = party_tensors(data, shard)
-        if config.train_limit is not None:
-            x, y = x[: config.train_limit], y[: config.train_limit]
-        parties.append(
-            Participant(
-                index=shard.index, x=x, y=y, privacy_level=shard.privacy_level,
-                model_name=config.model, seed=config.seed, train_config=config.train,
-                gan_config=config.gan, behaviour=config.behaviour(shard.index),
-            )
+    return [
+        participant_for_shard(
+            shard, data=data, limit=config.train_limit, model_name=config.model,
+            seed=config.seed, train_config=config.train, gan_config=config.gan,
+            behaviour=config.behaviour(shard.index),
         )
-    return parties
+        for shard in shards
+    ]
 
 
 class _Clock:

@@ -284,11 +284,6 @@ def test_parties_with_random_labels_are_removed(monkeypatch: pytest.MonkeyPatch)
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=False,
-    reason="known weakness: on ε=4 DP-GAN samples honest models often disagree, and with 3 "
-    "labellers a random labeller wins 3-way ties broken towards the smallest label",
-)
 @pytest.mark.skipif(not mnist_present(), reason="MNIST not fetched (`dppdl data fetch mnist`)")
 def test_random_labeller_is_removed_on_real_mnist() -> None:
     # 4 parties of real MNIST with ε = 4 DP-GANs; party 3 answers random labels.
