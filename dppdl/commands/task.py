@@ -102,8 +102,7 @@ def _publish(args: argparse.Namespace) -> int:
 
 def _show(args: argparse.Namespace) -> int:
     client = _client(args, sender=False)
-    if not 1 <= args.task <= client.task_count():
-        raise UserError(f"no task {args.task} (tasks on this deployment: 1..{client.task_count()})")
+    client.require_task(args.task)
     task = client.task(args.task)
     roster = client.roster(args.task)
     doc = {

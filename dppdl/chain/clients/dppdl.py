@@ -27,7 +27,7 @@ from dppdl.chain.clients.types import (
 from dppdl.chain.deployment import Deployment
 from dppdl.chain.reverts import decoding_reverts, register_abi
 from dppdl.chain.tx import TxSender
-from dppdl.errors import ChainError, ConfigError
+from dppdl.errors import ChainError, ConfigError, UserError
 
 CONTRACT_NAME = "Dppdl"  # the compiled contract and its key in deployments/<chainId>.json
 
@@ -149,6 +149,13 @@ class DppdlClient:
         return self._send(self.contract.functions.settleDispute(request_id))
 
     # -- views -------------------------------------------------------------------------------
+    def require_task(self, task_id: int) -> None:
+        """A one-line UserError unless `task_id` names a published task."""
+        count = self.task_count()
+        if not 1 <= task_id <= count:
+            known = f"tasks 1..{count}" if count else "no tasks yet; publish one first"
+            raise UserError(f"no task {task_id} on this deployment ({known})")
+
     def task_count(self) -> int:
         return int(self._call(self.contract.functions.taskCount()))
 
