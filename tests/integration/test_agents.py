@@ -24,6 +24,15 @@ pytestmark = pytest.mark.integration
 NO_REPORTS = {"credibility_threshold_ppm": 1}
 
 
+def _keep(lines: list[str]):  # type: ignore[no-untyped-def]
+    """Log to `lines` and to stdout (pytest shows it when a test fails)."""
+    def log(message: str) -> None:
+        stamped = f"{time.monotonic():9.1f} {message}"
+        lines.append(stamped)
+        print(stamped)
+    return log
+
+
 def _assert_points_conserved(sim: Simulation) -> None:
     totals = sim.client.point_totals(sim.task_id)
     assert totals.balances + totals.escrow + totals.held == totals.minted > 0
@@ -36,7 +45,7 @@ def _requests(sim: Simulation, epoch: int, receiver: str) -> list:
 def test_happy_path_four_agent_processes(real: SimulationConfig) -> None:
     # Prepare: four honest parties, the paper's threshold, real DP-GAN samples
     lines: list[str] = []
-    with Simulation(real, log=lines.append) as sim:
+    with Simulation(real, log=_keep(lines)) as sim:
         # Execute
         sim.run_agents()
         run = sim.collect()
@@ -67,7 +76,7 @@ def test_chain_path_matches_the_reference_runner(tiny: SimulationConfig) -> None
         seed=tiny.seed, gan=tiny.gan, train_limit=tiny.limit, test_limit=tiny.test_limit,
     ))
     # Execute
-    with Simulation(replace(tiny, in_process=True), log=lambda m: None) as sim:
+    with Simulation(replace(tiny, in_process=True), log=_keep([])) as sim:
         sim.run_agents()
         run = sim.collect()
         finals = {pc.data.index: np.load(pc.state_dir / f"task-{sim.task_id}" /
@@ -85,7 +94,7 @@ def test_a_random_labeller_is_removed_by_the_others(real: SimulationConfig) -> N
     config = replace(real, in_process=True, epochs=1,
                      behaviours=("honest", "honest", "honest", "random-labels"))
     # Execute
-    with Simulation(config, log=lambda m: None) as sim:
+    with Simulation(config, log=_keep([])) as sim:
         sim.run_agents()
         run = sim.collect()
         roster = sim.client.roster(sim.task_id)
@@ -99,8 +108,7 @@ def test_a_random_labeller_is_removed_by_the_others(real: SimulationConfig) -> N
 def test_an_agent_killed_mid_epoch_resumes_without_paying_twice(tiny: SimulationConfig) -> None:
     # Prepare
     lines: list[str] = []
-    log = lambda m: lines.append(f"{time.monotonic():.1f} {m}")  # noqa: E731
-    with Simulation(replace(tiny, **NO_REPORTS), log=log) as sim:
+    with Simulation(replace(tiny, **NO_REPORTS), log=_keep(lines)) as sim:
         procs = [sim.spawn(i) for i in range(tiny.parties)]
         victim = 1
         address = sim.party_configs[victim]
@@ -155,7 +163,7 @@ def test_a_party_that_never_uploads_is_refunded_and_the_sums_still_open(
     config = replace(real, in_process=True, epochs=1,
                      behaviours=("honest", "honest", "honest", "no-upload"))
     # Execute
-    with Simulation(config, log=lines.append) as sim:
+    with Simulation(config, log=_keep(lines)) as sim:
         sim.run_agents()
         run = sim.collect()
         dropper = next(p for p in run["parties"] if p["behaviour"] == "no-upload")["address"]
