@@ -54,7 +54,7 @@ abstract contract Benchmarking is DppdlBase {
     /// @param taskId The task.
     /// @param posts (publisher, labelsDigest) pairs; each publisher credible and not the sender.
     function postLabels(uint256 taskId, LabelPost[] calldata posts) external {
-        TaskStatus storage st = _running(taskId);
+        TaskCore storage st = _running(taskId);
         _credibleMember(taskId, msg.sender);
         uint256 epoch = st.epoch;
         for (uint256 k = 0; k < posts.length; ++k) {
@@ -130,6 +130,7 @@ abstract contract Benchmarking is DppdlBase {
     function _report(uint256 taskId, address[] calldata targets) internal {
         uint256 epoch = _status[taskId].epoch;
         uint256 bits = _reportBits[taskId][epoch][msg.sender];
+        uint256 before = bits;
         for (uint256 k = 0; k < targets.length; ++k) {
             address target = targets[k];
             if (target == msg.sender) revert BenchmarkSelfTarget(taskId, target);
@@ -140,22 +141,30 @@ abstract contract Benchmarking is DppdlBase {
             t.reports += 1;
             emit PartyReported(taskId, msg.sender, target, t.reports);
         }
-        _reportBits[taskId][epoch][msg.sender] = bits;
+        if (bits != before) {
+            _reportBits[taskId][epoch][msg.sender] = bits;
+            _reportedMask[taskId] |= bits;
+        }
     }
 
     /// @dev Remove, at once, every credible party that more than half of the credible set
     ///      reported this phase (decisions first, then removals: no cascade), reset the counts.
-    function _closePhase(uint256 taskId, TaskStatus storage st) internal override {
+    ///      Only parties reported this phase (the bits of _reportedMask) are visited.
+    function _closePhase(uint256 taskId, TaskCore storage st) internal override {
+        uint256 reported = _reportedMask[taskId];
+        if (reported == 0) return;
         address[] storage roster = _roster[taskId];
         uint256 credible = st.credible;
         uint256 doomed;
-        for (uint256 i = 0; i < roster.length; ++i) {
+        for (uint256 i = 0; reported >> i != 0; ++i) {
+            if ((reported >> i) & 1 == 0) continue;
             Member storage m = _members[taskId][roster[i]];
             if (m.status == PartyStatus.Credible && uint256(m.reports) * 2 > credible) {
                 doomed |= uint256(1) << i;
             }
         }
-        for (uint256 i = 0; i < roster.length; ++i) {
+        for (uint256 i = 0; reported >> i != 0; ++i) {
+            if ((reported >> i) & 1 == 0) continue;
             Member storage m = _members[taskId][roster[i]];
             if ((doomed >> i) & 1 == 1) {
                 m.status = PartyStatus.Removed;
@@ -164,6 +173,7 @@ abstract contract Benchmarking is DppdlBase {
             }
             m.reports = 0;
         }
+        _reportedMask[taskId] = 0;
     }
 
     function _popcount(uint256 x) internal pure returns (uint256 c) {

@@ -90,10 +90,12 @@ abstract contract Disputes is Points {
     /// @param keyHash The key hash from the UploadCommitted event.
     function fileDispute(uint256 requestId, bytes32 blobDigest, bytes32 keyHash) external {
         (uint256 taskId,, address receiver, address uploader) = _decodeRequestId(requestId);
-        _checkFiling(requestId, taskId, receiver, blobDigest, keyHash);
+        Request storage r = _checkFiling(requestId, taskId, receiver, blobDigest, keyHash);
         Dispute storage d = _disputes[requestId];
         if (d.state != DisputeState.None) revert DisputeWrongState(requestId, d.state);
-        (uint256 deposit, uint256 heldPayment) = _hold(taskId, receiver, uploader, _requests[requestId].amount);
+        (uint256 deposit, uint256 heldPayment) = _hold(taskId, receiver, uploader, r.amount);
+        Request storage copy = _archived[requestId];
+        if (copy.amount == 0) _archived[requestId] = r; // viewable after its slot is reused
         d.state = DisputeState.Filed;
         d.filedBlock = uint40(block.number);
         d.deposit = uint48(deposit);
@@ -156,7 +158,7 @@ abstract contract Disputes is Points {
     function settleDispute(uint256 requestId) external {
         (uint256 taskId,, address receiver, address uploader) = _decodeRequestId(requestId);
         Dispute storage d = _disputes[requestId];
-        TaskParams storage p = _params[taskId];
+        TaskConfig storage p = _params[taskId];
         if (d.state == DisputeState.Filed) {
             uint256 deadline = uint256(d.filedBlock) + p.answerWindow;
             if (block.number <= deadline) revert DisputeNotSettleable(requestId, d.state, deadline);
@@ -200,9 +202,11 @@ abstract contract Disputes is Points {
     function _checkFiling(uint256 requestId, uint256 taskId, address receiver, bytes32 blobDigest, bytes32 keyHash)
         internal
         view
+        returns (Request storage r)
     {
-        Request storage r = _requests[requestId];
-        if (r.state != RequestState.Committed) revert DisputeNotCommitted(requestId, r.state);
+        (r,) = _findRequest(requestId);
+        RequestState state = _stateOf(r);
+        if (state != RequestState.Committed) revert DisputeNotCommitted(requestId, state);
         if (msg.sender != receiver) revert DisputeNotReceiver(requestId, receiver, msg.sender);
         uint256 deadline = uint256(r.commitBlock) + _params[taskId].disputeWindow;
         if (block.number > deadline) revert DisputeWindowClosed(requestId, deadline, block.number);

@@ -38,20 +38,25 @@ abstract contract DppdlBase {
     /// @notice Number of tasks published; task ids are 1..taskCount.
     uint256 public taskCount;
 
-    mapping(uint256 taskId => TaskParams) internal _params;
-    mapping(uint256 taskId => TaskStatus) internal _status;
+    mapping(uint256 taskId => TaskConfig) internal _params;
+    mapping(uint256 taskId => TaskCore) internal _status;
     mapping(uint256 taskId => address) internal _requester;
     mapping(uint256 taskId => address[]) internal _roster;
     mapping(uint256 taskId => mapping(address party => Member)) internal _members;
     mapping(uint256 taskId => mapping(address party => bytes32)) internal _publicKeys;
     mapping(uint256 taskId => mapping(address party => bytes32)) internal _samples;
     mapping(uint256 taskId => mapping(bytes32 key => bool)) internal _keyTaken;
+    /// @dev Bit i set: roster[i] has reports in the current phase (the close visits only those).
+    mapping(uint256 taskId => uint256) internal _reportedMask;
     /// @dev Bit i set: the reporter reported roster[i] in that phase (0 = benchmarking).
     mapping(uint256 taskId => mapping(uint256 epoch => mapping(address reporter => uint256))) internal
         _reportBits;
     mapping(uint256 taskId => mapping(address party => uint256)) internal _missedUploads;
     mapping(uint256 taskId => mapping(address party => uint256)) internal _disputesLost;
-    mapping(uint256 requestId => Request) internal _requests;
+    /// @dev Keyed by _slotKey(request id): one slot per (task, receiver, uploader, epoch parity).
+    mapping(uint256 slotKey => Request) internal _requests;
+    /// @dev Copies of disputed or still disputable requests whose slot may be reused, by full id.
+    mapping(uint256 requestId => Request) internal _archived;
     /// @dev Points held by open disputes (deposits + disputed payments).
     mapping(uint256 taskId => uint256) internal _held;
 
@@ -59,13 +64,13 @@ abstract contract DppdlBase {
     // internal
     // ------------------------------------------------------------------------------------------
 
-    function _statusOf(uint256 taskId) internal view returns (TaskStatus storage st) {
+    function _statusOf(uint256 taskId) internal view returns (TaskCore storage st) {
         st = _status[taskId];
         if (st.state == TaskState.None) revert TaskUnknown(taskId);
     }
 
     /// @dev The task must be benchmarking or training (the phases with epochs).
-    function _running(uint256 taskId) internal view returns (TaskStatus storage st) {
+    function _running(uint256 taskId) internal view returns (TaskCore storage st) {
         st = _statusOf(taskId);
         if (st.state != TaskState.Benchmarking && st.state != TaskState.Training) {
             revert TaskWrongState(taskId, st.state);
@@ -78,15 +83,15 @@ abstract contract DppdlBase {
     }
 
     /// @dev Last block of the current phase.
-    function _phaseDeadline(uint256 taskId, TaskStatus storage st) internal view returns (uint256) {
-        TaskParams storage p = _params[taskId];
+    function _phaseDeadline(uint256 taskId, TaskCore storage st) internal view returns (uint256) {
+        TaskConfig storage p = _params[taskId];
         return uint256(st.phaseStart) + (st.epoch == 0 ? p.benchmarkWindow : p.epochWindow);
     }
 
     /// @dev Close the current phase (its reports decide removals) and start the next, or finish.
-    function _advance(uint256 taskId, TaskStatus storage st) internal {
+    function _advance(uint256 taskId, TaskCore storage st) internal {
         _closePhase(taskId, st);
-        if (st.epoch >= _params[taskId].epochs) {
+        if (st.epoch >= st.epochs) {
             st.state = TaskState.Finished;
             emit TaskFinished(taskId, block.number);
             return;
@@ -94,12 +99,12 @@ abstract contract DppdlBase {
         st.state = TaskState.Training;
         st.epoch += 1;
         st.doneCount = 0;
-        st.phaseStart = uint64(block.number);
+        st.phaseStart = uint40(block.number);
         emit EpochStarted(taskId, st.epoch, block.number);
     }
 
     /// @dev Settle the closing phase's reports (implemented by the benchmarking concern).
-    function _closePhase(uint256 taskId, TaskStatus storage st) internal virtual;
+    function _closePhase(uint256 taskId, TaskCore storage st) internal virtual;
 
     /// @dev Request ids pack (task, epoch, receiver index, uploader index) so no index is stored.
     function _requestId(uint256 taskId, uint256 epoch, uint256 receiverIndex, uint256 uploaderIndex)
@@ -123,6 +128,35 @@ abstract contract DppdlBase {
         if (r >= roster.length || u >= roster.length) revert RequestUnknown(requestId);
         receiver = roster[r];
         uploader = roster[u];
+    }
+
+    /// @dev roster[i] without reading the array length (the caller checked i < length).
+    function _rosterAt(address[] storage roster, uint256 i) internal view returns (address account) {
+        assembly ("memory-safe") {
+            mstore(0x00, roster.slot)
+            account := sload(add(keccak256(0x00, 0x20), i))
+        }
+    }
+
+    /// @dev The storage key of a request id: the id with its epoch cut to the epoch's parity.
+    function _slotKey(uint256 requestId) internal pure returns (uint256) {
+        return requestId & ~(uint256(0x7fffffff) << 33);
+    }
+
+    /// @dev The stored request `requestId` names (in its slot, else in the archive), if any.
+    function _findRequest(uint256 requestId) internal view returns (Request storage r, bool found) {
+        r = _requests[_slotKey(requestId)];
+        if (r.amount != 0 && uint256(r.epoch) == (requestId >> 32) & 0xffffffff) return (r, true);
+        r = _archived[requestId];
+        found = r.amount != 0;
+    }
+
+    /// @dev The life stage of a stored request (see Request).
+    function _stateOf(Request storage r) internal view returns (RequestState) {
+        if (r.amount == 0) return RequestState.None;
+        uint256 commitBlock = r.commitBlock;
+        if (commitBlock == 0) return RequestState.Pending;
+        return commitBlock == REFUNDED_BLOCK ? RequestState.Refunded : RequestState.Committed;
     }
 
     /// @dev The 20-byte commitment stored for (blobDigest, keyHash).

@@ -74,6 +74,26 @@ struct TaskParams {
     uint32 disputeDepositPpm; // deposit = ceil(request amount * ppm / 1e6), 1..1e6
 }
 
+/// @notice TaskParams as stored: the fields an epoch's transactions read share one slot.
+/// @dev Same fields as TaskParams; only the order differs (specDigest | nParams..benchmarkWindow |
+///      joinDeadline..disputeDepositPpm), so requests and commitments read a single slot.
+struct TaskConfig {
+    bytes32 specDigest;
+    uint64 nParams;
+    uint16 rosterSize;
+    uint16 epochs;
+    uint32 requestWindow;
+    uint32 uploadWindow;
+    uint32 epochWindow;
+    uint32 disputeWindow;
+    uint32 benchmarkWindow;
+    uint64 joinDeadline;
+    uint32 credibilityThresholdPpm;
+    uint32 answerWindow;
+    uint32 voteWindow;
+    uint32 disputeDepositPpm;
+}
+
 /// @notice Mutable per-task state, packed in one slot.
 struct TaskStatus {
     TaskState state;
@@ -83,6 +103,21 @@ struct TaskStatus {
     uint16 doneCount; // credible parties that signalled done in the current phase
     uint64 phaseStart; // block at which the current phase started
     uint96 minted; // points minted at start (the conserved total)
+}
+
+/// @notice TaskStatus as stored, with copies of the two parameters an epoch's commitments and
+///         its close read, so those transactions touch one task slot.
+/// @dev minted < 2^56 (<= 256 parties * 255 * 2^40); blocks fit uint40.
+struct TaskCore {
+    TaskState state;
+    uint16 epoch;
+    uint16 joined;
+    uint16 credible;
+    uint16 doneCount;
+    uint40 phaseStart;
+    uint56 minted;
+    uint16 epochs; // copy of TaskParams.epochs
+    uint32 uploadWindow; // copy of TaskParams.uploadWindow
 }
 
 /// @notice Per (task, party) state, packed in one slot.
@@ -96,11 +131,19 @@ struct Member {
     uint80 escrow; // points escrowed in this party's pending download requests
 }
 
+/// @dev Request.commitBlock of a refunded request (a real commitment block is never this high).
+uint32 constant REFUNDED_BLOCK = type(uint32).max;
+
 /// @notice One download request, packed in one slot; its id encodes (task, epoch, receiver, uploader).
+/// @dev Storage is keyed by the id with the epoch cut to its parity, so a (receiver, uploader) pair
+///      reuses its slot every other epoch (a nonzero->nonzero write instead of a fresh slot); `epoch`
+///      says which request the slot holds. The state is derived: amount 0 = none, commitBlock 0 =
+///      pending, REFUNDED_BLOCK = refunded, else committed. Disputed requests, and committed ones
+///      still disputable when their slot is reused, are copied to an archive keyed by the full id.
 struct Request {
-    RequestState state;
-    uint48 amount; // gradient entries bought = points escrowed
-    uint40 commitBlock; // block of the upload commitment
+    uint16 epoch; // the epoch of the request the slot holds
+    uint48 amount; // gradient entries bought = points escrowed (>= 1)
+    uint32 commitBlock; // block of the upload commitment (0 pending, REFUNDED_BLOCK refunded)
     bytes20 commitment; // first 20 bytes of keccak256(blobDigest, keyHash); full values in the event
 }
 

@@ -8,8 +8,12 @@ import "./DppdlBase.sol";
 ///         party's balance, its escrow and the dispute holdings, so per task
 ///         sum(balance) + sum(escrow) + held == minted after every transaction.
 ///         A request id packs (task, epoch, receiver index, uploader index): one request per pair
-///         per epoch. Commitments store the first 20 bytes of keccak256(blobDigest, keyHash); the
-///         full digests are in the UploadCommitted event.
+///         per epoch. Its storage slot is shared by the pair's requests of every other epoch, so a
+///         new request in epoch e replaces the pair's request of epoch e - 2 (or earlier): a still
+///         pending one is refunded on the way (a missed upload), a committed one still inside its
+///         dispute window is archived. Views therefore show a request until its slot is reused, and
+///         disputed or disputable requests for good. Commitments store the first 20 bytes of
+///         keccak256(blobDigest, keyHash); the full digests are in the UploadCommitted event.
 abstract contract Points is DppdlBase {
     // ------------------------------------------------------------------------------------------
     // errors
@@ -86,7 +90,7 @@ abstract contract Points is DppdlBase {
         external
         returns (uint256[] memory ids)
     {
-        TaskStatus storage st = _training(taskId);
+        TaskCore storage st = _training(taskId);
         uint256 epoch = st.epoch;
         {
             uint256 deadline = uint256(st.phaseStart) + _params[taskId].requestWindow;
@@ -94,16 +98,12 @@ abstract contract Points is DppdlBase {
         }
         Member storage me = _credibleMember(taskId, msg.sender);
         uint256 total;
-        ids = new uint256[](orders.length);
-        for (uint256 k = 0; k < orders.length; ++k) {
-            uint256 count;
-            (ids[k], count) = _placeOrder(taskId, epoch, me.index, orders[k]);
-            total += count;
-        }
-        uint256 balance = me.balance;
+        uint256 refunded; // stale pending requests of reused slots, refunded on the way
+        (ids, total, refunded) = _placeOrders(taskId, epoch, me.index, orders);
+        uint256 balance = uint256(me.balance) + refunded;
         if (total > balance) revert PointsInsufficientBalance(msg.sender, balance, total);
         me.balance = uint80(balance - total);
-        me.escrow += uint80(total);
+        me.escrow = uint80(uint256(me.escrow) + total - refunded);
     }
 
     /// @notice Commit, in one transaction, the blobs uploaded for requests addressed to you; each
@@ -111,13 +111,17 @@ abstract contract Points is DppdlBase {
     /// @param taskId The task (in Training, before the epoch's upload deadline).
     /// @param commits (requestId, blobDigest, keyHash = sha256(fresh key)) for this epoch's requests.
     function commitUploads(uint256 taskId, UploadCommit[] calldata commits) external {
-        TaskStatus storage st = _training(taskId);
-        uint256 deadline = uint256(st.phaseStart) + _params[taskId].uploadWindow;
-        if (block.number > deadline) revert UploadWindowClosed(taskId, st.epoch, deadline, block.number);
+        TaskCore storage st = _training(taskId);
+        uint256 epoch = st.epoch;
+        uint256 deadline = uint256(st.phaseStart) + st.uploadWindow;
+        if (block.number > deadline) revert UploadWindowClosed(taskId, epoch, deadline, block.number);
         Member storage me = _credibleMember(taskId, msg.sender);
+        uint256 myIndex = me.index;
+        address[] storage roster = _roster[taskId];
+        uint256 joined = st.joined; // == roster.length, from the slot already read
         uint256 total;
         for (uint256 k = 0; k < commits.length; ++k) {
-            total += _commitOne(taskId, st.epoch, commits[k]);
+            total += _commitOne(taskId, epoch, myIndex | (joined << 16), roster, commits[k]);
         }
         me.balance += uint80(total);
     }
@@ -129,16 +133,17 @@ abstract contract Points is DppdlBase {
         for (uint256 k = 0; k < requestIds.length; ++k) {
             uint256 id = requestIds[k];
             (uint256 taskId, uint256 epoch, address receiver, address uploader) = _decodeRequestId(id);
-            Request storage r = _requests[id];
-            if (r.state == RequestState.None) revert RequestUnknown(id);
-            if (r.state != RequestState.Pending) revert RefundNotPending(id, r.state);
-            TaskStatus storage st = _status[taskId];
-            uint256 uploadDeadline = uint256(st.phaseStart) + _params[taskId].uploadWindow;
+            (Request storage r, bool found) = _findRequest(id);
+            if (!found) revert RequestUnknown(id);
+            RequestState state = _stateOf(r);
+            if (state != RequestState.Pending) revert RefundNotPending(id, state);
+            TaskCore storage st = _status[taskId];
+            uint256 uploadDeadline = uint256(st.phaseStart) + st.uploadWindow;
             if (st.state == TaskState.Training && st.epoch == epoch && block.number <= uploadDeadline) {
                 revert RefundTooEarly(id, uploadDeadline);
             }
             uint256 amount = r.amount;
-            r.state = RequestState.Refunded;
+            r.commitBlock = REFUNDED_BLOCK;
             Member storage m = _members[taskId][receiver];
             m.escrow -= uint80(amount);
             m.balance += uint80(amount);
@@ -197,11 +202,13 @@ abstract contract Points is DppdlBase {
 
     /// @notice One request (reverts RequestUnknown if it does not exist).
     function getRequest(uint256 requestId) external view returns (RequestView memory) {
-        if (_requests[requestId].state == RequestState.None) revert RequestUnknown(requestId);
+        (, bool found) = _findRequest(requestId);
+        if (!found) revert RequestUnknown(requestId);
         return _requestView(requestId);
     }
 
-    /// @notice The requests `receiver` made in `epoch`, in roster order of the uploaders.
+    /// @notice The requests `receiver` made in `epoch`, in roster order of the uploaders (an old
+    ///         epoch's request is listed until a later request reuses its slot; see the title).
     function requestsByReceiver(uint256 taskId, uint256 epoch, address receiver)
         external
         view
@@ -228,46 +235,105 @@ abstract contract Points is DppdlBase {
     // internal
     // ------------------------------------------------------------------------------------------
 
-    /// @dev Check and record one (uploader, count) order of msg.sender; returns (id, count).
-    function _placeOrder(uint256 taskId, uint256 epoch, uint256 myIndex, DownloadOrder calldata o)
+    /// @dev Place every order of msg.sender; returns the ids, the total count and the refunds.
+    function _placeOrders(uint256 taskId, uint256 epoch, uint256 myIndex, DownloadOrder[] calldata orders)
         internal
-        returns (uint256 id, uint256 count)
+        returns (uint256[] memory ids, uint256 total, uint256 refunded)
     {
+        TaskConfig storage p = _params[taskId];
+        ids = new uint256[](orders.length);
+        for (uint256 k = 0; k < orders.length; ++k) {
+            (uint256 id, uint256 count, uint256 back) = _placeOrder(taskId, epoch, myIndex, p, orders[k]);
+            ids[k] = id;
+            total += count;
+            refunded += back;
+        }
+    }
+
+    /// @dev Check and record one (uploader, count) order of msg.sender in the pair's slot; returns
+    ///      (id, count, points refunded from the slot's stale pending request).
+    function _placeOrder(
+        uint256 taskId,
+        uint256 epoch,
+        uint256 myIndex,
+        TaskConfig storage p,
+        DownloadOrder calldata o
+    ) internal returns (uint256 id, uint256 count, uint256 refunded) {
         address uploader = o.uploader;
         count = o.count;
         if (uploader == msg.sender) revert DownloadFromSelf(taskId, uploader);
         Member storage u = _credibleMember(taskId, uploader);
-        uint256 cap = (uint256(u.privacyPpm) * _params[taskId].nParams) / PPM;
-        if (count == 0 || count > cap) revert DownloadCountOutOfRange(taskId, uploader, count, cap);
-        id = _requestId(taskId, epoch, myIndex, u.index);
-        Request storage r = _requests[id];
-        if (r.state != RequestState.None) revert DownloadDuplicate(taskId, epoch, msg.sender, uploader);
-        r.state = RequestState.Pending;
+        uint256 uIndex = u.index;
+        {
+            uint256 cap = (uint256(u.privacyPpm) * p.nParams) / PPM;
+            if (count == 0 || count > cap) revert DownloadCountOutOfRange(taskId, uploader, count, cap);
+        }
+        id = _requestId(taskId, epoch, myIndex, uIndex);
+        Request storage r = _requests[_slotKey(id)];
+        if (r.amount != 0) refunded = _vacate(taskId, epoch, myIndex, uIndex, uploader, p, r);
+        r.epoch = uint16(epoch);
         r.amount = uint48(count);
+        r.commitBlock = 0;
+        r.commitment = bytes20(0);
         emit DownloadRequested(taskId, epoch, id, msg.sender, uploader, count);
     }
 
-    /// @dev Check and record one commitment of msg.sender; returns the released amount.
-    function _commitOne(uint256 taskId, uint256 currentEpoch, UploadCommit calldata c)
-        internal
-        returns (uint256 amount)
-    {
-        (uint256 tid, uint256 epoch, address receiver, address uploader) = _decodeRequestId(c.requestId);
-        Request storage r = _requests[c.requestId];
-        if (tid != taskId || r.state == RequestState.None) revert RequestUnknown(c.requestId);
-        if (uploader != msg.sender) revert UploadNotAddressedToYou(c.requestId, uploader, msg.sender);
-        if (r.state != RequestState.Pending) revert UploadNotPending(c.requestId, r.state);
-        if (epoch != currentEpoch) revert UploadWrongEpoch(c.requestId, epoch, currentEpoch);
-        if (c.blobDigest == bytes32(0) || c.keyHash == bytes32(0)) revert UploadEmptyCommitment(c.requestId);
-        amount = r.amount;
-        r.state = RequestState.Committed;
-        r.commitBlock = uint40(block.number);
-        r.commitment = _commitment(c.blobDigest, c.keyHash);
-        _members[taskId][receiver].escrow -= uint80(amount);
-        emit UploadCommitted(taskId, c.requestId, msg.sender, receiver, amount, c.blobDigest, c.keyHash);
+    /// @dev Free the slot of msg.sender's older request to `uploader` for `epoch`: refund it if it
+    ///      is still pending (returns the amount), archive it if it is committed and disputable.
+    function _vacate(
+        uint256 taskId,
+        uint256 epoch,
+        uint256 myIndex,
+        uint256 uIndex,
+        address uploader,
+        TaskConfig storage p,
+        Request storage r
+    ) internal returns (uint256 refunded) {
+        uint256 oldEpoch = r.epoch;
+        if (oldEpoch == epoch) revert DownloadDuplicate(taskId, epoch, msg.sender, uploader);
+        uint256 oldId = _requestId(taskId, oldEpoch, myIndex, uIndex);
+        uint256 commitBlock = r.commitBlock;
+        if (commitBlock == 0) {
+            refunded = r.amount;
+            uint256 missed = ++_missedUploads[taskId][uploader];
+            emit RequestRefunded(taskId, oldId, uploader, msg.sender, refunded, missed);
+        } else if (commitBlock != REFUNDED_BLOCK && block.number <= commitBlock + p.disputeWindow) {
+            _archived[oldId] = r;
+        }
     }
 
-    function _training(uint256 taskId) internal view returns (TaskStatus storage st) {
+    /// @dev Check and record one commitment of msg.sender; `me` packs its roster index (low 16
+    ///      bits) and the roster length (above). Returns the released amount.
+    function _commitOne(
+        uint256 taskId,
+        uint256 currentEpoch,
+        uint256 me,
+        address[] storage roster,
+        UploadCommit calldata c
+    ) internal returns (uint256 amount) {
+        uint256 id = c.requestId;
+        {
+            uint256 n = me >> 16;
+            if (id >> 64 != taskId || ((id >> 16) & 0xffff) >= n || (id & 0xffff) >= n) revert RequestUnknown(id);
+        }
+        (Request storage r, bool found) = _findRequest(id);
+        if (!found) revert RequestUnknown(id);
+        if (id & 0xffff != me & 0xffff) revert UploadNotAddressedToYou(id, roster[id & 0xffff], msg.sender);
+        if (r.commitBlock != 0) revert UploadNotPending(id, _stateOf(r));
+        {
+            uint256 epoch = (id >> 32) & 0xffffffff;
+            if (epoch != currentEpoch) revert UploadWrongEpoch(id, epoch, currentEpoch);
+        }
+        if (c.blobDigest == bytes32(0) || c.keyHash == bytes32(0)) revert UploadEmptyCommitment(id);
+        amount = r.amount;
+        r.commitBlock = uint32(block.number); // blocks stay below 2^32 - 1 (REFUNDED_BLOCK)
+        r.commitment = _commitment(c.blobDigest, c.keyHash);
+        address receiver = _rosterAt(roster, (id >> 16) & 0xffff);
+        _members[taskId][receiver].escrow -= uint80(amount);
+        emit UploadCommitted(taskId, id, msg.sender, receiver, amount, c.blobDigest, c.keyHash);
+    }
+
+    function _training(uint256 taskId) internal view returns (TaskCore storage st) {
         st = _statusOf(taskId);
         if (st.state != TaskState.Training) revert TaskWrongState(taskId, st.state);
     }
@@ -284,7 +350,8 @@ abstract contract Points is DppdlBase {
         uint256 count;
         for (uint256 i = 0; i < n; ++i) {
             uint256 id = asReceiver ? _requestId(taskId, epoch, m.index, i) : _requestId(taskId, epoch, i, m.index);
-            if (_requests[id].state != RequestState.None) ids[count++] = id;
+            (, bool found) = _findRequest(id);
+            if (found) ids[count++] = id;
         }
         out = new RequestView[](count);
         for (uint256 k = 0; k < count; ++k) {
@@ -293,12 +360,12 @@ abstract contract Points is DppdlBase {
     }
 
     function _requestView(uint256 id) internal view returns (RequestView memory v) {
-        Request storage r = _requests[id];
+        (Request storage r,) = _findRequest(id);
         (v.taskId, v.epoch, v.receiver, v.uploader) = _decodeRequestId(id);
         v.id = id;
-        v.state = r.state;
+        v.state = _stateOf(r);
         v.amount = r.amount;
-        v.commitBlock = r.commitBlock;
+        v.commitBlock = v.state == RequestState.Refunded ? 0 : r.commitBlock;
         v.commitment = r.commitment;
     }
 }

@@ -39,16 +39,17 @@ abstract contract Recovery is DppdlBase {
     /// @param receiver A party you committed an upload to in the current epoch.
     /// @param digest sha2-256 digest of the off-chain blob holding the revealed slot keys.
     function revealMaskKeys(uint256 taskId, address receiver, bytes32 digest) external {
-        TaskStatus storage st = _running(taskId);
+        TaskCore storage st = _running(taskId);
         Member storage me = _credibleMember(taskId, msg.sender);
         if (digest == bytes32(0)) revert RevealEmpty(taskId, receiver);
         Member storage r = _members[taskId][receiver];
         if (r.status == PartyStatus.None) revert PartyNotMember(taskId, receiver);
         uint256 id = _requestId(taskId, st.epoch, r.index, me.index);
-        if (_requests[id].state != RequestState.Committed) {
+        (Request storage req,) = _findRequest(id);
+        if (_stateOf(req) != RequestState.Committed) {
             revert RevealNotASender(taskId, st.epoch, msg.sender, receiver);
         }
-        uint256 uploadDeadline = uint256(st.phaseStart) + _params[taskId].uploadWindow;
+        uint256 uploadDeadline = uint256(st.phaseStart) + st.uploadWindow;
         if (block.number <= uploadDeadline) revert RevealTooEarly(taskId, uploadDeadline, block.number);
         emit MaskKeysRevealed(taskId, st.epoch, msg.sender, receiver, digest);
     }

@@ -84,9 +84,27 @@ abstract contract TaskLifecycle is Benchmarking {
     function publishTask(TaskParams calldata params) external returns (uint256 taskId) {
         _validate(params);
         taskId = ++taskCount;
-        _params[taskId] = params;
+        _params[taskId] = TaskConfig({
+            specDigest: params.specDigest,
+            nParams: params.nParams,
+            rosterSize: params.rosterSize,
+            epochs: params.epochs,
+            requestWindow: params.requestWindow,
+            uploadWindow: params.uploadWindow,
+            epochWindow: params.epochWindow,
+            disputeWindow: params.disputeWindow,
+            benchmarkWindow: params.benchmarkWindow,
+            joinDeadline: params.joinDeadline,
+            credibilityThresholdPpm: params.credibilityThresholdPpm,
+            answerWindow: params.answerWindow,
+            voteWindow: params.voteWindow,
+            disputeDepositPpm: params.disputeDepositPpm
+        });
         _requester[taskId] = msg.sender;
-        _status[taskId].state = TaskState.Published;
+        TaskCore storage st = _status[taskId];
+        st.state = TaskState.Published;
+        st.epochs = params.epochs;
+        st.uploadWindow = params.uploadWindow;
         emit TaskPublished(
             taskId, msg.sender, params.specDigest, params.rosterSize, params.epochs, params.nParams, params.joinDeadline
         );
@@ -99,11 +117,11 @@ abstract contract TaskLifecycle is Benchmarking {
     /// @param privacyPpm Declared privacy level u_i/|D_i| in parts per million (1..1e6).
     /// @param samplesDigest Digest of the party's DP-GAN sample blob.
     function join(uint256 taskId, bytes32 publicKey, uint256 privacyPpm, bytes32 samplesDigest) external {
-        TaskStatus storage st = _statusOf(taskId);
+        TaskCore storage st = _statusOf(taskId);
         if (st.state != TaskState.Published && st.state != TaskState.Joining) {
             revert TaskWrongState(taskId, st.state);
         }
-        TaskParams storage p = _params[taskId];
+        TaskConfig storage p = _params[taskId];
         if (block.number > p.joinDeadline) revert JoinDeadlinePassed(taskId, p.joinDeadline, block.number);
         if (_members[taskId][msg.sender].status != PartyStatus.None) revert JoinAlreadyJoined(taskId, msg.sender);
         if (publicKey == bytes32(0)) revert JoinPublicKeyInvalid(taskId, publicKey);
@@ -127,11 +145,11 @@ abstract contract TaskLifecycle is Benchmarking {
     /// @notice Start a task after its join deadline with at least 3 parties (anyone may call).
     /// @param taskId The task.
     function startTask(uint256 taskId) external {
-        TaskStatus storage st = _statusOf(taskId);
+        TaskCore storage st = _statusOf(taskId);
         if (st.state != TaskState.Joining && st.state != TaskState.Published) {
             revert TaskWrongState(taskId, st.state);
         }
-        TaskParams storage p = _params[taskId];
+        TaskConfig storage p = _params[taskId];
         if (block.number <= p.joinDeadline || st.joined < MIN_PARTIES) {
             revert StartNotReady(taskId, st.joined, p.rosterSize, p.joinDeadline);
         }
@@ -141,7 +159,7 @@ abstract contract TaskLifecycle is Benchmarking {
     /// @notice Cancel a task before it starts (requester only). No points exist yet.
     /// @param taskId The task.
     function cancelTask(uint256 taskId) external {
-        TaskStatus storage st = _statusOf(taskId);
+        TaskCore storage st = _statusOf(taskId);
         if (st.state != TaskState.Published && st.state != TaskState.Joining) {
             revert TaskWrongState(taskId, st.state);
         }
@@ -156,7 +174,7 @@ abstract contract TaskLifecycle is Benchmarking {
     /// @param taskId The task.
     /// @param reports Parties to report (may be empty); same rules as `report`.
     function signalDone(uint256 taskId, address[] calldata reports) external {
-        TaskStatus storage st = _running(taskId);
+        TaskCore storage st = _running(taskId);
         Member storage m = _credibleMember(taskId, msg.sender);
         uint32 mark = uint32(st.epoch) + 1;
         if (m.doneMark == mark) revert EpochAlreadyDone(taskId, st.epoch, msg.sender);
@@ -170,7 +188,7 @@ abstract contract TaskLifecycle is Benchmarking {
     /// @notice Close the current phase once every credible party is done or its deadline passed.
     /// @param taskId The task.
     function advanceEpoch(uint256 taskId) external {
-        TaskStatus storage st = _running(taskId);
+        TaskCore storage st = _running(taskId);
         uint256 deadline = _phaseDeadline(taskId, st);
         if (st.doneCount < st.credible && block.number <= deadline) {
             revert EpochNotOver(taskId, st.epoch, deadline, st.doneCount, st.credible);
@@ -201,9 +219,17 @@ abstract contract TaskLifecycle is Benchmarking {
             uint256 uploadDeadline
         )
     {
-        TaskStatus storage st = _statusOf(taskId);
-        params = _params[taskId];
-        status = st;
+        TaskCore storage st = _statusOf(taskId);
+        params = _paramsView(_params[taskId]);
+        status = TaskStatus({
+            state: st.state,
+            epoch: st.epoch,
+            joined: st.joined,
+            credible: st.credible,
+            doneCount: st.doneCount,
+            phaseStart: st.phaseStart,
+            minted: st.minted
+        });
         requester = _requester[taskId];
         phaseDeadline = _phaseDeadline(taskId, st);
         requestDeadline = uint256(st.phaseStart) + params.requestWindow;
@@ -246,7 +272,7 @@ abstract contract TaskLifecycle is Benchmarking {
     }
 
     /// @dev Mint p_i = privacyPpm_i * nParams * (n - 1) / 1e6 (floor) and open benchmarking.
-    function _start(uint256 taskId, TaskStatus storage st, TaskParams storage p) internal {
+    function _start(uint256 taskId, TaskCore storage st, TaskConfig storage p) internal {
         address[] storage roster = _roster[taskId];
         uint256 n = roster.length;
         uint256 perPpm = uint256(p.nParams) * (n - 1);
@@ -261,10 +287,27 @@ abstract contract TaskLifecycle is Benchmarking {
         st.state = TaskState.Benchmarking;
         st.credible = uint16(n);
         st.epoch = 0;
-        st.phaseStart = uint64(block.number);
-        st.minted = uint96(minted);
+        st.phaseStart = uint40(block.number);
+        st.minted = uint56(minted);
         emit TaskStarted(taskId, n, minted);
         emit EpochStarted(taskId, 0, block.number);
+    }
+
+    function _paramsView(TaskConfig storage c) internal view returns (TaskParams memory p) {
+        p.specDigest = c.specDigest;
+        p.nParams = c.nParams;
+        p.rosterSize = c.rosterSize;
+        p.epochs = c.epochs;
+        p.benchmarkWindow = c.benchmarkWindow;
+        p.requestWindow = c.requestWindow;
+        p.uploadWindow = c.uploadWindow;
+        p.epochWindow = c.epochWindow;
+        p.joinDeadline = c.joinDeadline;
+        p.credibilityThresholdPpm = c.credibilityThresholdPpm;
+        p.disputeWindow = c.disputeWindow;
+        p.answerWindow = c.answerWindow;
+        p.voteWindow = c.voteWindow;
+        p.disputeDepositPpm = c.disputeDepositPpm;
     }
 
     function _partyView(uint256 taskId, address party) internal view returns (PartyView memory v) {

@@ -45,6 +45,7 @@ class World:
     w3: Web3
     contract: Contract
     accounts: list[LocalAccount]
+    devnet: str = "anvil"  # "ganache" mines with evm_mine
 
     def __post_init__(self) -> None:
         self.clients = [DppdlClient(self.contract, TxSender(self.w3, a)) for a in self.accounts]
@@ -64,7 +65,10 @@ class World:
         return int(self.w3.eth.block_number)
 
     def mine(self, blocks: int) -> None:
-        self.w3.provider.make_request("anvil_mine", [hex(blocks)])  # type: ignore[arg-type]
+        if self.devnet == "ganache":
+            self.w3.provider.make_request("evm_mine", [{"blocks": blocks}])  # type: ignore[arg-type]
+        else:
+            self.w3.provider.make_request("anvil_mine", [hex(blocks)])  # type: ignore[arg-type]
 
     def mine_to(self, block: int) -> None:
         """Mine until the next transaction lands in block `block + 1` (past a deadline `block`)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from dppdl_world import World, digest, fresh_key, key_hash
 
-from dppdl.chain.clients import DisputeOutcome, DisputeState, UploadCommitment
+from dppdl.chain.clients import DisputeOutcome, DisputeState, RequestState, UploadCommitment
 from dppdl.chain.clients.types import dispute_deposit
 from dppdl.chain.reverts import revert_class as R
 
@@ -201,4 +201,26 @@ def test_held_payment_is_capped_by_the_uploaders_balance(world: World) -> None:
     assert world.view.balance_of(task_id, world.addr(1)) == 0
     world.mine_to(d.filed_block + 10)
     world.clients[8].settle_dispute(request_id=rid)
+    world.assert_conserved(task_id)
+
+
+def test_a_disputed_request_stays_viewable_after_its_slot_is_reused(world: World) -> None:
+    # Prepare: a dispute on epoch 1's request, settled; then epochs 2 and 3 pass
+    task_id = world.training(n=5, epochs=4)
+    (rid,) = world.parties[0].request_downloads(task_id=task_id,
+                                                requests=[(world.addr(1), AMOUNT)])
+    (commit,) = world.commit(task_id, 1, [rid])
+    _file(world, rid, commit)
+    world.mine_to(world.view.dispute(rid).filed_block + 10)
+    world.clients[8].settle_dispute(request_id=rid)
+    world.mine(25)  # past the dispute window: only the dispute keeps the request
+    for _ in range(2):
+        world.all_done(task_id, range(5))
+    # Execute: epoch 3 reuses the slot
+    world.parties[0].request_downloads(task_id=task_id, requests=[(world.addr(1), 3)])
+    # Assert
+    req = world.view.request(rid)
+    assert (req.epoch, req.state, req.amount, req.receiver) == (
+        1, RequestState.COMMITTED, AMOUNT, world.addr(0))
+    assert world.view.dispute(rid).outcome == DisputeOutcome.UNANSWERED
     world.assert_conserved(task_id)

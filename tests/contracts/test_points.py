@@ -190,3 +190,75 @@ def test_reports_do_not_unlock_a_refund_before_the_close(world: World) -> None:
     assert world.view.request(rid).state == RequestState.REFUNDED
     assert world.view.party(task_id, world.addr(3)).missed_uploads == 1
     world.assert_conserved(task_id)
+
+
+# -- request slots: a (receiver, uploader) pair reuses its slot every other epoch ---------------
+
+def _to_epoch(world: World, task_id: int, epoch: int) -> None:
+    while world.view.task(task_id).epoch < epoch:
+        world.all_done(task_id, range(4))
+
+
+def test_reused_slot_refunds_a_stale_pending_request(world: World) -> None:
+    # Prepare: epoch 1, party 0 buys 5 from party 1, who never uploads
+    task_id = world.training(epochs=4)
+    (old,) = world.parties[0].request_downloads(task_id=task_id, requests=[(world.addr(1), 5)])
+    _to_epoch(world, task_id, 3)
+    balance = world.view.balance_of(task_id, world.addr(0))
+    assert world.view.request(old).state == RequestState.PENDING  # still there in epoch 3
+    # Execute: epoch 3 reuses epoch 1's slot of the pair
+    fn = world.contract.functions.requestDownloads(task_id, [(world.addr(1), 7)])
+    receipt = world.parties[0]._send(fn)
+    # Assert: the stale request was refunded in the same transaction, as a missed upload
+    (refund,) = world.view.events(receipt, "RequestRefunded")
+    assert refund == {"taskId": task_id, "requestId": old, "uploader": world.addr(1),
+                      "receiver": world.addr(0), "amount": 5, "missedUploads": 1}
+    (new,) = [e["requestId"] for e in world.view.events(receipt, "DownloadRequested")]
+    assert new == world.view.request_id_of(task_id, 3, world.addr(0), world.addr(1)) != old
+    assert world.view.balance_of(task_id, world.addr(0)) == balance + 5 - 7
+    assert world.view.escrow_of(task_id, world.addr(0)) == 7
+    with pytest.raises(R("RequestUnknown")):  # the old request is gone with its slot
+        world.view.request(old)
+    with pytest.raises(R("RequestUnknown")):
+        world.clients[8].refund_requests(request_ids=[old])
+    assert world.view.requests_by_receiver(task_id, 1, world.addr(0)) == []
+    assert [r.request_id for r in world.view.requests_by_receiver(task_id, 3, world.addr(0))] == [
+        new]
+    world.assert_conserved(task_id)
+
+
+def test_reused_slot_keeps_a_disputable_commitment(world: World) -> None:
+    # Prepare: epoch 1 commitment, then two quick epochs (inside its 40-block dispute window)
+    task_id = world.training(epochs=4, dispute_window=40)
+    (old,) = world.parties[0].request_downloads(task_id=task_id, requests=[(world.addr(1), 50)])
+    (commit,) = world.commit(task_id, 1, [old])
+    _to_epoch(world, task_id, 3)
+    # Execute: epoch 3's request reuses the slot; the committed request is archived
+    world.parties[0].request_downloads(task_id=task_id, requests=[(world.addr(1), 9)])
+    # Assert: still viewable and disputable within its window
+    req = world.view.request(old)
+    assert (req.epoch, req.state, req.amount) == (1, RequestState.COMMITTED, 50)
+    assert [r.request_id for r in world.view.requests_by_receiver(task_id, 1, world.addr(0))] == [
+        old]
+    world.parties[0].file_dispute(request_id=old, blob_digest=commit.blob_digest,
+                                  key_hash=commit.key_hash)
+    assert world.view.dispute(old).held_payment == 50
+    world.assert_conserved(task_id)
+
+
+def test_reused_slot_drops_an_undisputable_commitment(world: World) -> None:
+    # Prepare: the epoch 1 commitment's dispute window (20 blocks) closed before epoch 3
+    task_id = world.training(epochs=4)
+    (old,) = world.parties[0].request_downloads(task_id=task_id, requests=[(world.addr(1), 50)])
+    world.commit(task_id, 1, [old])
+    world.mine(25)
+    _to_epoch(world, task_id, 3)
+    # Execute
+    world.parties[0].request_downloads(task_id=task_id, requests=[(world.addr(1), 9)])
+    # Assert: nothing left to dispute, so nothing kept
+    with pytest.raises(R("RequestUnknown")):
+        world.view.request(old)
+    with pytest.raises(R("DisputeNotCommitted")):
+        world.parties[0].file_dispute(request_id=old, blob_digest=digest("b"),
+                                      key_hash=digest("k"))
+    world.assert_conserved(task_id)
