@@ -13,6 +13,7 @@ from dppdl.errors import ContractRevert, UserError
 from dppdl.party import epoch as steps
 from dppdl.party.checkpoint import atomic_write
 from dppdl.party.context import PartyContext
+from dppdl.party.disputes import DisputeDuties
 from dppdl.party.payloads import encode_samples
 from dppdl.party.reveals import serve_reveals
 from dppdl.party.rounds import SampleCache, credibility_row, post_labels, score_and_report
@@ -33,6 +34,7 @@ class PartyAgent:
         self.ctx = ctx
         self.samples = SampleCache(ctx)
         self._serving_epoch = 0
+        self.disputes = DisputeDuties(ctx)
         ctx.serve = self.serve
 
     # -- main loop -----------------------------------------------------------------------
@@ -125,7 +127,9 @@ class PartyAgent:
 
     # -- waiting -------------------------------------------------------------------------
     def serve(self) -> None:
-        """Duties owed to others while waiting: mask-key reveals for their dropped senders."""
+        """Duties owed to others while waiting: disputes (answer, vote, settle), then mask-key
+        reveals for their dropped senders."""
+        self.disputes.serve()
         if self._serving_epoch >= 1:
             serve_reveals(self.ctx, epoch=self._serving_epoch)
 
@@ -138,6 +142,7 @@ class PartyAgent:
 
     def _wait_for_next_phase(self, task: TaskInfo) -> None:
         ctx = self.ctx
+        self._serving_epoch = max(self._serving_epoch, task.epoch)  # also after a restart
         if ctx.block() > task.phase_deadline:
             self._try(ctx.client.advance_epoch, task_id=ctx.task_id)
         pause(ctx)
@@ -163,6 +168,7 @@ class PartyAgent:
     # -- the end -------------------------------------------------------------------------
     def _finish(self, task: TaskInfo, *, removed: bool) -> dict[str, Any]:
         ctx = self.ctx
+        self.disputes.settle_before_exit()  # answers and votes owed may outlive the last epoch
         me = self._me()
         result = {
             "task_id": ctx.task_id,
@@ -175,6 +181,13 @@ class PartyAgent:
             "removed": removed,
             "final_balance": None if me is None else me.balance,
             "missed_uploads": None if me is None else me.missed_uploads,
+            "disputes_lost": None if me is None else me.disputes_lost,
+            # epoch -> the senders whose summed blobs this party opened and applied
+            "opened": {
+                str(e): ctx.checkpoint.get(f"opened:{e}")
+                for e in range(1, task.params.epochs + 1)
+                if ctx.checkpoint.get(f"opened:{e}") is not None
+            },
             "final_params_sha256": _params_digest(ctx.participant.params()),
             **ctx.metrics.to_json(),
         }

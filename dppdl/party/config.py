@@ -11,7 +11,11 @@ from typing import Any
 from dppdl.errors import ConfigError
 
 SETTINGS = ("same-privacy", "different-privacy", "imbalanced")
-BEHAVIOURS = ("honest", "random-labels", "constant-labels", "no-upload")
+# How a party misbehaves in tests and experiments: label noise (random/constant labels), an
+# uploader that never uploads, or one whose committed blob is altered after sealing so that it
+# fails to open (its digest and key hash match the chain; a dispute proves it bad).
+BEHAVIOURS = ("honest", "random-labels", "constant-labels", "no-upload", "corrupt-upload")
+LABEL_BEHAVIOURS = ("honest", "random-labels", "constant-labels")  # what the learner labels as
 
 
 @dataclass(frozen=True)

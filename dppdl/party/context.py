@@ -21,7 +21,7 @@ from dppdl.errors import ConfigError, UserError
 from dppdl.learning.data import MnistData, load_mnist, make_partition, party_tensors
 from dppdl.learning.participant import Participant
 from dppdl.party.checkpoint import Checkpoint
-from dppdl.party.config import PartyConfig
+from dppdl.party.config import LABEL_BEHAVIOURS, PartyConfig
 from dppdl.party.metrics import Metrics
 from dppdl.party.spec import TaskSpec
 from storage import BlobStore, open_store
@@ -46,7 +46,7 @@ def build_participant(
     x, y = party_tensors(data, shard)
     if d.limit is not None:
         x, y = x[: d.limit], y[: d.limit]
-    labels = config.behaviour if config.behaviour != "no-upload" else "honest"
+    labels = config.behaviour if config.behaviour in LABEL_BEHAVIOURS else "honest"
     participant = Participant(
         index=shard.index,
         x=x,

@@ -7,9 +7,11 @@ import torch
 
 from dppdl.chain.clients import PartyInfo, PartyStatus, RequestInfo, RequestState, UploadCommitment
 from dppdl.crypto.blob import Slot
+from dppdl.crypto.errors import SenderBlobError
 from dppdl.crypto.exchange import encrypt_for, open_sum
 from dppdl.crypto.masks import PairwiseMasks
 from dppdl.party.context import PartyContext
+from dppdl.party.disputes import AGAINST_UPLOADER, BlobChecker
 from dppdl.party.reveals import collect_reveals
 from dppdl.party.rounds import active_mask, my_index
 from dppdl.party.waiting import wait_until
@@ -115,7 +117,8 @@ def upload(ctx: PartyContext, *, epoch: int, delta: np.ndarray, roster: list[Par
             blob = encrypt_for(
                 sparse, slot=slot, masks=masks, senders=senders, codec=ctx.spec.codec
             )
-        digest = ctx.put(blob.data)
+        data = corrupt(blob.data) if ctx.config.behaviour == "corrupt-upload" else blob.data
+        digest = ctx.put(data)
         commits.append(
             UploadCommitment(
                 request_id=request.request_id, blob_digest=digest, key_hash=blob.key_commitment
@@ -128,13 +131,9 @@ def upload(ctx: PartyContext, *, epoch: int, delta: np.ndarray, roster: list[Par
     ctx.send(epoch, ctx.client.commit_uploads, task_id=ctx.task_id, commits=commits)
 
 
-def _settled(ctx: PartyContext, epoch: int) -> list[RequestInfo] | None:
-    mine = ctx.client.requests_by_receiver(ctx.task_id, epoch, ctx.address)
-    return mine if all(r.state != RequestState.PENDING for r in mine) else None
-
-
 def aggregate(ctx: PartyContext, *, epoch: int, roster: list[PartyInfo]) -> None:
-    """Fetch my blobs, refund what never came, open the masked sum and apply it (once)."""
+    """Fetch and check my blobs (disputing bad ones), refund what never came, open the sum of
+    the good ones and apply it (once)."""
     if ctx.learner_marks.get("aggregated") == epoch:
         return
     with ctx.metrics.timed("chain"):
@@ -143,25 +142,35 @@ def aggregate(ctx: PartyContext, *, epoch: int, roster: list[PartyInfo]) -> None
         ctx.save_learner(aggregated=epoch)
         return
     task = ctx.task()
+    checker = BlobChecker(ctx)
+
+    def arrived() -> list[RequestInfo] | None:
+        now = ctx.client.requests_by_receiver(ctx.task_id, epoch, ctx.address)
+        checker.check(now)  # a bad blob is disputed while the dispute window is open
+        return now if all(r.state != RequestState.PENDING for r in now) else None
+
     final = wait_until(
-        ctx,
-        lambda: _settled(ctx, epoch),
-        deadline_block=task.upload_deadline,
+        ctx, arrived, deadline_block=task.upload_deadline,
         what=f"the uploads I bought in epoch {epoch}",
-    )
+    )  # fmt: skip
     if final is None:
         _refund_missing(ctx, epoch)
         final = ctx.client.requests_by_receiver(ctx.task_id, epoch, ctx.address)
-    committed = [r for r in final if r.state == RequestState.COMMITTED]
-    dropped = [r for r in final if r.state == RequestState.REFUNDED]
+        checker.check(final)
+    if checker.bad and not _disputes_won(ctx, checker, epoch):
+        ctx.save_learner(aggregated=epoch)
+        return
+    committed = [r for r in final if r.state == RequestState.COMMITTED
+                 and r.request_id not in checker.bad]  # fmt: skip
+    dropped = [r for r in final if r.state == RequestState.REFUNDED or r.request_id in checker.bad]
     if len(committed) < 2:
         ctx.log(
-            f"epoch {epoch}: only {len(committed)} upload(s) arrived; a sum of fewer than "
+            f"epoch {epoch}: only {len(committed)} good upload(s) arrived; a sum of fewer than "
             "two senders is not opened"
         )
         ctx.save_learner(aggregated=epoch)
         return
-    blobs = {addr(r.uploader): ctx.get(commitment_digest(ctx, r)) for r in committed}
+    blobs = {addr(r.uploader): checker.good[r.request_id] for r in committed}
     revealed = (
         collect_reveals(
             ctx,
@@ -172,20 +181,39 @@ def aggregate(ctx: PartyContext, *, epoch: int, roster: list[PartyInfo]) -> None
         if dropped
         else None
     )
-    with ctx.metrics.timed("crypto"):
-        total = open_sum(
-            blobs,
-            task=ctx.task_id,
-            epoch=epoch,
-            request_ids={addr(r.uploader): r.request_id for r in final},
-            masks=masks_for(ctx, roster),
-            expected_senders=[addr(r.uploader) for r in final],
-            revealed=revealed,
-        )
-        update = ctx.spec.codec.decode(total)
+    try:
+        with ctx.metrics.timed("crypto"):
+            total = open_sum(
+                blobs,
+                task=ctx.task_id,
+                epoch=epoch,
+                request_ids={addr(r.uploader): r.request_id for r in final},
+                masks=masks_for(ctx, roster),
+                expected_senders=[addr(r.uploader) for r in final],
+                revealed=revealed,
+            )
+            update = ctx.spec.codec.decode(total)
+    except SenderBlobError as exc:  # every blob opened alone, so this is rare: dispute, skip
+        bad = next(r for r in committed if addr(r.uploader) == exc.sender)
+        checker.reject(bad, str(exc))
+        ctx.log(f"epoch {epoch}: the sum is not opened this epoch")
+        ctx.save_learner(aggregated=epoch)
+        return
     with ctx.metrics.timed("training"):
         ctx.participant.apply_aggregate(update)
+    ctx.checkpoint.put(f"opened:{epoch}", sorted(r.uploader for r in committed))
     ctx.save_learner(aggregated=epoch)
+
+
+def _disputes_won(ctx: PartyContext, checker: BlobChecker, epoch: int) -> bool:
+    """Wait for my disputes to settle; the others reveal keys only for disputes I won."""
+    outcomes = checker.outcomes()
+    lost = {rid: o for rid, o in outcomes.items() if o not in AGAINST_UPLOADER}
+    for rid, outcome in lost.items():
+        how = "was refused or not settled in time" if outcome == 0 else f"ended {outcome.name}"
+        ctx.log(f"epoch {epoch}: the dispute on request {rid} {how}: without the other "
+                "senders' slot keys for its sender, the sum is not opened")  # fmt: skip
+    return not lost
 
 
 def _refund_missing(ctx: PartyContext, epoch: int) -> None:
@@ -205,14 +233,6 @@ def _refund_missing(ctx: PartyContext, epoch: int) -> None:
         pass  # someone else refunded them first
 
 
-def commitment_digest(ctx: PartyContext, request: RequestInfo) -> bytes:
-    """The blob digest committed for `request`, read from its UploadCommitted event."""
-    with ctx.metrics.timed("chain"):
-        logs = ctx.client.contract.events.UploadCommitted.get_logs(
-            argument_filters={"taskId": ctx.task_id, "requestId": request.request_id},
-            from_block=max(0, request.commit_block - 1),
-            to_block=request.commit_block,
-        )
-    if not logs:
-        raise RuntimeError(f"no UploadCommitted event for request {request.request_id}")
-    return bytes(logs[0]["args"]["blobDigest"])
+def corrupt(blob: bytes) -> bytes:
+    """Behaviour corrupt-upload: flip a bit of layer 2's tag after sealing (it no longer opens)."""
+    return blob[:-1] + bytes([blob[-1] ^ 0x01])

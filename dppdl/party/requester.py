@@ -20,12 +20,16 @@ class Windows:
     upload: int = 120  # upload commitments close this many blocks after an epoch starts
     epoch: int = 600  # anyone may close an epoch this many blocks after it started
     join: int = 1800  # the roster closes this many blocks after publication
+    dispute: int = 20  # a receiver may dispute an upload this many blocks after its commitment
+    answer: int = 10  # the uploader may answer a dispute this many blocks after its filing
+    vote: int = 10  # third parties may vote this many blocks after the answer
 
     def __post_init__(self) -> None:
         if not 0 < self.request <= self.upload <= self.epoch:
             raise ConfigError("windows must satisfy 0 < request <= upload <= epoch")
-        if self.benchmark < 1 or self.join < 1:
-            raise ConfigError("benchmark and join windows must be positive")
+        for name in ("benchmark", "join", "dispute", "answer", "vote"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"the {name} window must be positive")
 
 
 def publish_task(
@@ -43,6 +47,7 @@ def publish_task(
         n_params=spec.n_params, join_deadline=client.w3.eth.block_number + windows.join,
         benchmark_window=windows.benchmark, request_window=windows.request,
         upload_window=windows.upload, epoch_window=windows.epoch,
+        dispute_window=windows.dispute, answer_window=windows.answer, vote_window=windows.vote,
         credibility_threshold_ppm=credibility_threshold_ppm,
     )
     return client.publish_task(params=params)

@@ -1,9 +1,10 @@
-"""Dropout recovery: uploaders reveal slot keys with refunded senders; receivers collect."""
+"""Dropout recovery: uploaders reveal slot keys with dropped senders; receivers collect."""
 
 from __future__ import annotations
 
-from dppdl.chain.clients import RequestState
+from dppdl.chain.clients import DisputeState, RequestInfo, RequestState
 from dppdl.party.context import PartyContext
+from dppdl.party.disputes import AGAINST_UPLOADER
 from dppdl.party.payloads import decode_reveal, encode_reveal
 from dppdl.party.waiting import wait_until
 
@@ -12,8 +13,30 @@ def _addr(address: str) -> bytes:
     return bytes.fromhex(address[2:])
 
 
+def _dropped_for(ctx: PartyContext, theirs: list[RequestInfo]) -> tuple[list[bytes], int] | None:
+    """(senders dropped from a receiver's sum, how many remain), or None while undecided.
+
+    Dropped: refunded senders, and senders whose blob the receiver disputed and that lost the
+    dispute (the keys wait for a majority of third parties, so a false dispute unmasks nobody).
+    """
+    dropped: list[bytes] = []
+    arrived = 0
+    for r in theirs:
+        if r.state == RequestState.REFUNDED:
+            dropped.append(_addr(r.uploader))
+            continue
+        dispute = ctx.client.dispute(r.request_id)
+        if dispute.state in (DisputeState.FILED, DisputeState.ANSWERED):
+            return None
+        if dispute.state == DisputeState.SETTLED and dispute.outcome in AGAINST_UPLOADER:
+            dropped.append(_addr(r.uploader))
+        else:
+            arrived += 1
+    return dropped, arrived
+
+
 def serve_reveals(ctx: PartyContext, *, epoch: int) -> None:
-    """For each receiver I uploaded to whose other senders were refunded, reveal once."""
+    """For each receiver I uploaded to whose other senders dropped out, reveal once."""
     from dppdl.party.epoch import masks_for
 
     key = f"reveals:{epoch}"
@@ -24,17 +47,35 @@ def serve_reveals(ctx: PartyContext, *, epoch: int) -> None:
         for r in client.requests_by_uploader(ctx.task_id, epoch, ctx.address)
         if r.state == RequestState.COMMITTED and r.receiver not in done
     ]
+    if not committed:
+        return
+    finished = {p.address for p in ctx.roster()  # receivers done with this epoch need nothing
+                if p.done_epoch is not None and p.done_epoch >= epoch}  # fmt: skip
     for request in committed:
+        if request.receiver in finished:
+            done.add(request.receiver)
+            ctx.checkpoint.put(key, sorted(done))
+            continue
         theirs = client.requests_by_receiver(ctx.task_id, epoch, request.receiver)
         if any(r.state == RequestState.PENDING for r in theirs):
             continue  # not settled yet: refunds come only after the upload deadline
-        dropped = [_addr(r.uploader) for r in theirs if r.state == RequestState.REFUNDED]
-        arrived = sum(r.state == RequestState.COMMITTED for r in theirs)
-        if dropped and arrived < 2:
+        if client.dispute(request.request_id).state != DisputeState.NONE:
+            done.add(request.receiver)  # my own blob is disputed: I am the one left out
+            ctx.checkpoint.put(key, sorted(done))
+            continue
+        decided = _dropped_for(ctx, theirs)
+        if decided is None:
+            continue  # a dispute to this receiver is still open
+        dropped, arrived = decided
+        if not dropped:
+            continue  # a dispute may still come until the receiver is done with the epoch
+        if ctx.block() <= ctx.task().upload_deadline:
+            continue  # a dispute can settle before the chain takes reveals: wait for it
+        if arrived < 2:
             # With me as the only sender left, my slot keys would unmask my own vector.
             ctx.log(f"epoch {epoch}: not revealing to {request.receiver[:10]}: I am its only "
                     "remaining sender")
-        elif dropped:
+        else:
             keys = masks_for(ctx, ctx.roster()).reveal_slot_keys(
                 task=ctx.task_id,
                 epoch=epoch,
