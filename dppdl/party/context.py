@@ -18,8 +18,8 @@ from dppdl.chain.keys import load_key_file
 from dppdl.chain.tx import TxSender, connect
 from dppdl.crypto.keys import PartyKeys
 from dppdl.errors import ConfigError, UserError
-from dppdl.learning.data import MnistData, load_mnist, make_partition, party_tensors
-from dppdl.learning.participant import Participant
+from dppdl.learning.data import MnistData, load_mnist, make_partition
+from dppdl.learning.participant import Participant, participant_for_shard
 from dppdl.party.checkpoint import Checkpoint
 from dppdl.party.config import LABEL_BEHAVIOURS, PartyConfig
 from dppdl.party.metrics import Metrics
@@ -43,19 +43,10 @@ def build_participant(
         seed=d.seed,  # type: ignore[arg-type]
         n_train=int(data.train_x.shape[0]),
     )[d.index]
-    x, y = party_tensors(data, shard)
-    if d.limit is not None:
-        x, y = x[: d.limit], y[: d.limit]
     labels = config.behaviour if config.behaviour in LABEL_BEHAVIOURS else "honest"
-    participant = Participant(
-        index=shard.index,
-        x=x,
-        y=y,
-        privacy_level=shard.privacy_level,
-        model_name=spec.model,
-        seed=d.seed,  # type: ignore[arg-type]
-        train_config=spec.train,
-        gan_config=spec.gan,
+    participant = participant_for_shard(
+        shard, data=data, limit=d.limit, model_name=spec.model,  # type: ignore[arg-type]
+        seed=d.seed, train_config=spec.train, gan_config=spec.gan,
         behaviour=labels,  # type: ignore[arg-type]
     )
     test_x, test_y = data.test_x, data.test_y
@@ -182,8 +173,7 @@ def open_context(
     store = open_store(
         list(config.storage), replication=config.replication, token=config.storage_token
     )
-    if not 1 <= task_id <= client.task_count():
-        raise UserError(f"no task {task_id} on this deployment (tasks: 1..{client.task_count()})")
+    client.require_task(task_id)
     info = client.task(task_id)
     spec = TaskSpec.from_json_bytes(store.get(cid_from_digest(info.params.spec_digest)))
     participant, test_x, test_y = build_participant(

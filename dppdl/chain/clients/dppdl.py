@@ -143,7 +143,10 @@ class DppdlClient:
         )
 
     def vote_dispute(self, *, request_id: int, blob_valid: bool) -> TxReceipt:
-        return self._send(self.contract.functions.voteDispute(request_id, bool(blob_valid)))
+        """Vote on an answered dispute; the deciding vote also settles it, hence the fixed
+        bound (an estimate taken before another vote lands would be too low)."""
+        fn = self.contract.functions.voteDispute(request_id, bool(blob_valid))
+        return self._send(fn, gas=250_000)
 
     def settle_dispute(self, *, request_id: int) -> TxReceipt:
         return self._send(self.contract.functions.settleDispute(request_id))
