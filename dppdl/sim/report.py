@@ -70,6 +70,7 @@ def plot_run(run: dict[str, Any], out_dir: Path) -> list[Path]:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     out_dir.mkdir(parents=True, exist_ok=True)
     paths: list[Path] = []
@@ -85,6 +86,7 @@ def plot_run(run: dict[str, Any], out_dir: Path) -> list[Path]:
             label=f"party {p['index']} (ε={p['privacy_level']:.2f}, |D|={p['n_examples']})",
         )
     ax.set_xlabel("epoch (0 = standalone)")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("test accuracy (%)")
     ax.set_title("Accuracy per party")
     ax.legend(fontsize=7)
