@@ -3,7 +3,7 @@
 from dppdl.crypto.blob import SealKind, Slot, parse_blob
 from dppdl.crypto.codec import CodecConfig, decode, encode, max_parties
 from dppdl.crypto.exchange import encrypt_for, mask_for, open_sum
-from dppdl.crypto.keys import PartyKeys, load_eth_keystore, save_eth_keystore
+from dppdl.crypto.keys import PartyKeys
 from dppdl.crypto.masks import PairwiseMasks
 from dppdl.crypto.onion import SealedBlob, key_commitment, open_blob, open_with_key, seal_gradient
 
@@ -18,13 +18,11 @@ __all__ = [
     "encode",
     "encrypt_for",
     "key_commitment",
-    "load_eth_keystore",
     "mask_for",
     "max_parties",
     "open_blob",
     "open_sum",
     "open_with_key",
     "parse_blob",
-    "save_eth_keystore",
     "seal_gradient",
 ]

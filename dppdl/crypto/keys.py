@@ -1,4 +1,5 @@
-"""Party key pairs (X25519, optional RSA-2048) and Ethereum keystores, encrypted at rest (0600)."""
+"""Party key pairs (X25519, optional RSA-2048), encrypted at rest (0600); Ethereum keystores are
+in dppdl.chain.keystore."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import serialization
@@ -189,39 +190,3 @@ def _load_rsa(der: bytes) -> rsa.RSAPrivateKey | None:
     if not isinstance(key, rsa.RSAPrivateKey):
         raise KeyFileError("the stored RSA key is not an RSA private key")
     return key
-
-
-def save_eth_keystore(
-    path: str | os.PathLike[str],
-    *,
-    private_key: bytes,
-    password: str,
-    overwrite: bool = False,
-    kdf: Literal["scrypt", "pbkdf2"] = "scrypt",
-    iterations: int | None = None,
-) -> str:
-    """Write an Ethereum key in the standard keystore JSON (mode 0600); returns its address."""
-    from eth_account import Account
-
-    if len(private_key) != 32:
-        raise KeyFileError("an Ethereum private key is 32 bytes")
-    doc = Account.encrypt(
-        private_key, _password_bytes(password).decode(), kdf=kdf, iterations=iterations
-    )
-    write_private_file(path, (json.dumps(doc) + "\n").encode(), overwrite=overwrite)
-    return str(Account.from_key(private_key).address)
-
-
-def load_eth_keystore(path: str | os.PathLike[str], *, password: str) -> bytes:
-    """Read an Ethereum keystore JSON; a wrong password raises WrongPasswordError."""
-    from eth_account import Account
-
-    doc = _read_json(path)
-    try:
-        return bytes(Account.decrypt(doc, _password_bytes(password).decode()))
-    except ValueError as exc:
-        if "MAC mismatch" in str(exc):
-            raise WrongPasswordError(f"wrong password for keystore {path}") from None
-        raise KeyFileError(f"{path}: malformed keystore ({exc})") from None
-    except (KeyError, TypeError) as exc:
-        raise KeyFileError(f"{path}: malformed keystore ({exc!r})") from None

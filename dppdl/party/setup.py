@@ -6,7 +6,8 @@ import os
 import warnings
 from pathlib import Path
 
-from dppdl.crypto.keys import MIN_SCRYPT_N, PartyKeys, save_eth_keystore
+from dppdl.chain.keystore import save_eth_keystore
+from dppdl.crypto.keys import MIN_SCRYPT_N, PartyKeys
 from dppdl.errors import UserError
 from dppdl.party.config import PartyConfig, dump_config
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from dppdl.crypto import PartyKeys, load_eth_keystore, save_eth_keystore
+from dppdl.crypto import PartyKeys
 from dppdl.crypto.errors import KeyFileError, WrongPasswordError
 from dppdl.errors import DataMissingError, UserError
 
@@ -82,19 +82,3 @@ def test_missing_file_and_empty_password(tmp_path: Path) -> None:
     with pytest.raises(KeyFileError, match="empty password"):
         PartyKeys.generate().save(tmp_path / "k", password="", scrypt_n=FAST)
     assert "PartyKeys(public=0x" in repr(PartyKeys.generate())
-
-
-def test_eth_keystore_round_trip_mode_and_wrong_password(tmp_path: Path) -> None:
-    # Prepare
-    private_key = bytes(range(1, 33))
-    path = tmp_path / "eth.json"
-    # Execute
-    address = save_eth_keystore(path, private_key=private_key, password="pw", iterations=FAST)
-    # Assert
-    assert mode_of(path) == 0o600
-    assert json.loads(path.read_text())["address"].lower() == address[2:].lower()
-    assert load_eth_keystore(path, password="pw") == private_key
-    with pytest.raises(WrongPasswordError):
-        load_eth_keystore(path, password="nope")
-    with pytest.raises(KeyFileError, match="refusing"):
-        save_eth_keystore(path, private_key=private_key, password="pw", iterations=FAST)
