@@ -1,0 +1,305 @@
+"""Reproduce the paper's MNIST Table 5 (accuracy) and Table 3 (fairness); results to JSON and docs.
+
+Run: .venv/bin/python benchmarks/reproduce.py [--quick] [--models mlp,cnn] [--parties 4,15]
+     [--settings same-privacy,...] [--methods centralized,distributed,standalone,dppdl]
+     [--seeds 0,1,2,3,4] [--epochs E] [--chain] [--results FILE] [--doc FILE]
+
+Every finished cell is appended to the results JSON at once (keyed by model, parties, setting,
+method, seed and schedule), so long runs can be done in pieces and re-runs replace their cells.
+`--doc` rewrites the tables between the markers of docs/REPRODUCTION.md from everything in the
+results file; `--tables-only` does only that. DPPDL cells use the in-process reference runner
+(tests/integration/test_agents.py ties it to the agents) unless `--chain`, which runs the full
+chain + crypto + storage simulation (`dppdl.sim.simulate.run_simulation`, agents in-process).
+Accuracy of per-party methods is the best party's final test accuracy (the paper's way for
+DPPDL); the mean over parties is kept beside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from dppdl.errors import ConfigError, DataMissingError
+from dppdl.learning.baselines import run_baseline
+from dppdl.learning.data import MnistData, load_mnist, make_partition, party_tensors
+from dppdl.learning.dpgan import DPGANConfig
+from dppdl.learning.sgd import TrainConfig
+from dppdl.protocol.fairness import fairness_or_none
+from dppdl.sim.reference import ReferenceConfig, run_reference
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from reproduce_tables import ALL_PARTIES, plot_curves, quick_table, write_doc  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "docs" / "reproduce-results.json"
+DOC = ROOT / "docs" / "REPRODUCTION.md"
+SETTINGS = ("same-privacy", "different-privacy", "imbalanced")
+METHODS = ("centralized", "distributed", "standalone", "dppdl")
+
+
+def _csv(text: str, allowed: Iterable[str] | None = None) -> list[str]:
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    if allowed is not None:
+        bad = [t for t in items if t not in allowed]
+        if bad:
+            raise ConfigError(f"unknown value(s) {bad}; choose from {', '.join(allowed)}")
+    return items
+
+
+def _ints(text: str) -> list[int]:
+    try:
+        return [int(t) for t in _csv(text)]
+    except ValueError:
+        raise ConfigError(f"expected comma-separated integers, got {text!r}") from None
+
+
+def schedule_key(args: argparse.Namespace) -> str:
+    """What makes two runs of one cell comparable: epochs, limits and the DP-GAN schedule."""
+    return (f"E{args.epochs}/L{args.local_epochs}/B{args.baseline_epochs}/G{args.gan_epochs}"
+            f"/lim{args.limit}/test{args.test_limit}")
+
+
+def cell_key(model: str, n: int, setting: str, method: str, seed: int, schedule: str) -> str:
+    return f"{model}/p{n}/{setting}/{method}/seed{seed}/{schedule}"
+
+
+def load_results(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {"cells": {}}
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"{path} is not valid JSON ({exc}); move it away to start afresh"
+        ) from None
+
+
+def save_cell(path: Path, key: str, cell: dict[str, Any]) -> dict[str, Any]:
+    """Add one cell to the results file (re-read first: several runs may share the file)."""
+    results = load_results(path)
+    results["cells"][key] = cell
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(results, indent=1, sort_keys=True))
+    tmp.replace(path)
+    return results
+
+
+def _parties(data: MnistData, setting: str, n: int, seed: int, limit: int | None) -> tuple[
+        list[tuple[torch.Tensor, torch.Tensor]], list[float], list[int]]:  # fmt: skip
+    shards = make_partition(setting=setting, n_parties=n, seed=seed)  # type: ignore[arg-type]
+    parts = [party_tensors(data, s) for s in shards]
+    if limit is not None:
+        parts = [(x[:limit], y[:limit]) for x, y in parts]
+    return parts, [s.privacy_level for s in shards], [int(len(y)) for _, y in parts]
+
+
+def _fairness(setting: str, levels: list[float], sizes: list[int],
+              finals: list[float]) -> float | None:  # fmt: skip
+    if setting == "imbalanced":
+        return fairness_or_none(contributions=[float(s) for s in sizes], accuracies=finals)
+    if setting == "different-privacy":
+        return fairness_or_none(contributions=levels, accuracies=finals)
+    return None
+
+
+def run_baseline_cell(data: MnistData, test: tuple[torch.Tensor, torch.Tensor], *, model: str,
+                      n: int, setting: str, method: str, seed: int,
+                      args: argparse.Namespace) -> dict[str, Any]:  # fmt: skip
+    parts, levels, sizes = _parties(data, setting, n, seed, args.limit)
+    name = "dssgd" if method == "distributed" else method
+    res = run_baseline(name, model=model, parties=parts, test=test, epochs=args.baseline_epochs,
+                       seed=seed, config=TrainConfig())
+    finals = [float(a) for a in res.final]
+    return {
+        "best": max(finals), "mean": statistics.fmean(finals), "finals": finals,
+        "fairness": _fairness(setting, levels, sizes, finals) if len(finals) > 1 else None,
+        "curve_best": [float(v) for v in res.accuracy.max(axis=0)], "path": "baseline",
+    }
+
+
+def run_dppdl_cell(data: MnistData, *, model: str, n: int, setting: str, seed: int,
+                   args: argparse.Namespace) -> dict[str, Any]:  # fmt: skip
+    gan = DPGANConfig() if args.gan_epochs is None else DPGANConfig(epochs=args.gan_epochs)
+    if args.chain:
+        return _run_chain_cell(model=model, n=n, setting=setting, seed=seed, gan=gan, args=args)
+    cfg = ReferenceConfig(
+        n_parties=n, setting=setting, model=model, epochs=args.epochs,  # type: ignore[arg-type]
+        seed=seed, train=TrainConfig(local_epochs=args.local_epochs), gan=gan,
+        train_limit=args.limit, test_limit=args.test_limit, batched=n >= 15,
+    )
+    r = run_reference(cfg, data=data)
+    kept = [i for i, a in enumerate(r.active[-1]) if a]
+    finals = [r.accuracy[-1][i] for i in kept]
+    key = "data_size" if setting == "imbalanced" else "privacy_level"
+    return {
+        "best": max(finals), "mean": statistics.fmean(finals), "finals": r.accuracy[-1],
+        "fairness": r.fairness[key] if setting != "same-privacy" else None,
+        "curve_best": [max(row) for row in r.accuracy], "removals": r.removals,
+        "dp_epsilon_spent": r.dp_epsilon_spent, "phase_seconds": r.seconds, "path": "reference",
+    }
+
+
+def _run_chain_cell(*, model: str, n: int, setting: str, seed: int, gan: DPGANConfig,
+                    args: argparse.Namespace) -> dict[str, Any]:  # fmt: skip
+    from dppdl.sim.config import SimulationConfig
+    from dppdl.sim.simulate import run_simulation
+
+    if args.local_epochs != TrainConfig().local_epochs:
+        raise ConfigError("--chain uses the agents' 10 local epochs; drop --local-epochs")
+    cfg = SimulationConfig(
+        parties=n, setting=setting, model=model, epochs=args.epochs, seed=seed,
+        limit=args.limit, test_limit=args.test_limit, in_process=True, gan=gan,
+        runs_dir=args.runs_dir, timeout=24 * 3600.0,
+    )
+    run_dir = run_simulation(cfg, log=lambda m: None)
+    run = json.loads((run_dir / "run.json").read_text())
+    removed = {r["party"] for r in run["removals"]}
+    finals = [row[-1] for row in run["accuracy"]]
+    kept = [a for i, a in enumerate(finals) if i not in removed]
+    return {
+        "best": max(kept), "mean": statistics.fmean(kept), "finals": finals,
+        "fairness": run["fairness"]["r"] if setting != "same-privacy" else None,
+        "curve_best": [max(col) for col in zip(*run["accuracy"], strict=True)],
+        "removals": run["removals"], "run_dir": str(run_dir), "timings": run["timings"],
+        "dp_epsilon_spent": [p["dp_epsilon_spent"] for p in run["parties"]], "path": "chain",
+    }
+
+
+def plan(args: argparse.Namespace) -> list[tuple[str, int, str, str, int]]:
+    """(model, n, setting, method, seed) cells: baselines for Table 5 on same-privacy only,
+    distributed also on the Table 3 settings, DPPDL on every selected setting."""
+    cells = []
+    for model in args.models:
+        for n in args.parties:
+            for seed in args.seeds:
+                for setting in args.settings:
+                    for method in args.methods:
+                        if method in ("centralized", "standalone") and setting != "same-privacy":
+                            continue
+                        cells.append((model, n, setting, method, seed))
+    return cells
+
+
+def run_all(args: argparse.Namespace) -> dict[str, Any]:
+    results = load_results(args.results)
+    try:
+        data = load_mnist()
+    except DataMissingError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    test = (data.test_x, data.test_y)
+    if args.test_limit is not None:
+        test = (test[0][: args.test_limit], test[1][: args.test_limit])
+    schedule = schedule_key(args)
+    cells = plan(args)
+    print(f"{len(cells)} cells, schedule {schedule}, torch threads {torch.get_num_threads()}")
+    for model, n, setting, method, seed in cells:
+        label = "dppdl-chain" if method == "dppdl" and args.chain else method
+        key = cell_key(model, n, setting, label, seed, schedule)
+        if key in results["cells"] and args.skip_done:
+            print(f"  skip {key} (done)")
+            continue
+        t0 = time.perf_counter()
+        if method == "dppdl":
+            out = run_dppdl_cell(data, model=model, n=n, setting=setting, seed=seed, args=args)
+        else:
+            out = run_baseline_cell(data, test, model=model, n=n, setting=setting,
+                                    method=method, seed=seed, args=args)
+        out.update(
+            model=model, parties=n, setting=setting, method=label, seed=seed,
+            schedule=schedule, seconds=round(time.perf_counter() - t0, 1),
+            finished=time.strftime("%Y-%m-%d %H:%M:%S"),
+            command=" ".join(["benchmarks/reproduce.py", *sys.argv[1:]]),
+        )
+        results = save_cell(args.results, key, out)
+        fair = "" if out["fairness"] is None else f"  r = {out['fairness']:+.2f}"
+        print(f"  {key}: best {100 * out['best']:.2f}%  mean {100 * out['mean']:.2f}%{fair}"
+              f"  ({out['seconds']:.0f} s)", flush=True)
+    return results
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true",
+                   help="P4 MLP, seed 0, 2 DPPDL epochs, 3 local epochs, 300 examples/party, "
+                        "DP-GAN 10 epochs, 2,000 test examples (minutes; not the paper's numbers)")
+    p.add_argument("--models", default="mlp", help="mlp,cnn")
+    p.add_argument("--parties", default="4", help="4,15 (30,50 need --large)")
+    p.add_argument("--large", action="store_true", help="allow 30 and 50 parties")
+    p.add_argument("--settings", default=",".join(SETTINGS))
+    p.add_argument("--methods", default=",".join(METHODS))
+    p.add_argument("--seeds", default="0", help="e.g. 0,1,2,3,4 for Table 3")
+    p.add_argument("--epochs", type=int, default=10, help="DPPDL collaborative epochs")
+    p.add_argument("--local-epochs", type=int, default=10,
+                   help="local epochs before collaboration (paper: 10)")
+    p.add_argument("--baseline-epochs", type=int, default=None,
+                   help="epochs of every baseline; default local epochs + DPPDL epochs")
+    p.add_argument("--gan-epochs", type=int, default=None,
+                   help="DP-GAN epochs (ε = 4, δ = 1e-5 kept; default DPGANConfig's)")
+    p.add_argument("--limit", type=int, default=None, help="examples per party (tiny runs)")
+    p.add_argument("--test-limit", type=int, default=None, help="MNIST test examples")
+    p.add_argument("--chain", action="store_true",
+                   help="DPPDL cells through chain + crypto + storage (run_simulation)")
+    p.add_argument("--runs-dir", type=Path, default=ROOT / "runs", help="for --chain runs")
+    p.add_argument("--threads", type=int, default=1, help="torch threads")
+    p.add_argument("--results", type=Path, default=RESULTS)
+    p.add_argument("--doc", type=Path, default=None, help="rewrite this doc's tables at the end")
+    p.add_argument("--plots", type=Path, default=None,
+                   help="write repro_<model>_p<n>_<schedule>.png accuracy curves into this folder")
+    p.add_argument("--tables-only", action="store_true", help="only regenerate --doc's tables")
+    p.add_argument("--skip-done", action="store_true", help="skip cells already in --results")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.epochs, args.local_epochs, args.limit, args.test_limit = 2, 3, 300, 2000
+        args.gan_epochs = args.gan_epochs or 10
+        args.models, args.parties, args.seeds = "mlp", "4", "0"
+    args.models = _csv(args.models, ("mlp", "cnn"))
+    args.parties = _ints(args.parties)
+    allowed = ALL_PARTIES if args.large else (4, 15)
+    if any(n not in allowed for n in args.parties):
+        raise ConfigError(f"--parties must be among {allowed} (30 and 50 need --large)")
+    args.settings = _csv(args.settings, SETTINGS)
+    args.methods = _csv(args.methods, METHODS)
+    args.seeds = _ints(args.seeds)
+    if args.baseline_epochs is None:
+        args.baseline_epochs = args.local_epochs + args.epochs
+    if args.epochs < 1 or args.baseline_epochs < 1 or args.local_epochs < 0:
+        raise ConfigError("--epochs and --baseline-epochs must be >= 1, --local-epochs >= 0")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = parse_args(argv)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    torch.set_num_threads(args.threads)
+    os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
+    results = load_results(args.results)
+    if not args.tables_only:
+        t0 = time.perf_counter()
+        results = run_all(args)
+        print(f"total {time.perf_counter() - t0:.0f} s")
+        keys = [cell_key(m, n, st, "dppdl-chain" if me == "dppdl" and args.chain else me, sd,
+                         schedule_key(args)) for m, n, st, me, sd in plan(args)]
+        print(quick_table(results, keys))
+    if args.doc is not None:
+        write_doc(args.doc, load_results(args.results))
+    if args.plots is not None:
+        plot_curves(load_results(args.results), args.plots)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+

@@ -1,0 +1,202 @@
+"""Tables, doc section and plots of benchmarks/reproduce.py: ours beside the paper's values."""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+from typing import Any
+
+from dppdl.errors import ConfigError
+
+BEGIN, END = "<!-- BEGIN GENERATED TABLES -->", "<!-- END GENERATED TABLES -->"
+ALL_PARTIES = (4, 15, 30, 50)
+
+# The paper's MNIST values (Lyu et al.), accuracy % at P4/P15/P30/P50.
+PAPER_ACC: dict[str, dict[str, tuple[float, ...]]] = {
+    "mlp": {
+        "centralized": (91.68, 95.17, 96.28, 96.85),
+        "distributed": (91.67, 95.17, 96.33, 97.35),
+        "standalone": (87.39, 88.06, 88.64, 88.80),
+        "dppdl/same-privacy": (90.13, 94.42, 94.88, 95.57),
+        "dppdl/different-privacy": (91.92, 95.70, 95.94, 96.23),
+        "dppdl/imbalanced": (90.75, 94.37, 94.75, 95.21),
+    },
+    "cnn": {
+        "centralized": (96.58, 98.19, 98.52, 98.58),
+        "distributed": (96.25, 98.04, 98.63, 98.83),
+        "standalone": (93.81, 93.46, 94.04, 94.05),
+        "dppdl/same-privacy": (95.93, 97.19, 97.62, 98.07),
+        "dppdl/different-privacy": (95.50, 97.34, 97.84, 98.14),
+        "dppdl/imbalanced": (95.23, 97.50, 97.82, 98.22),
+    },
+}
+# Table 3 fairness (Pearson r), MNIST, per setting and method: P4/P15/P30/P50.
+PAPER_FAIR: dict[str, dict[str, dict[str, tuple[float, ...]]]] = {
+    "cnn": {
+        "different-privacy": {
+            "distributed": (-0.68, 0.20, -0.02, -0.16), "dppdl": (0.89, 0.76, 0.79, 0.75)},
+        "imbalanced": {
+            "distributed": (-0.97, 0.03, 0.13, 0.14), "dppdl": (0.92, 0.90, 0.75, 0.72)},
+    },
+    "mlp": {
+        "different-privacy": {
+            "distributed": (0.30, -0.15, 0.02, -0.05), "dppdl": (0.84, 0.79, 0.84, 0.67)},
+        "imbalanced": {
+            "distributed": (0.28, -0.07, 0.01, 0.07), "dppdl": (0.96, 0.83, 0.63, 0.57)},
+    },
+}
+
+
+
+
+
+def _group(results: dict[str, Any]) -> dict[tuple[str, int, str, str, str], list[dict[str, Any]]]:
+    groups: dict[tuple[str, int, str, str, str], list[dict[str, Any]]] = {}
+    for c in results["cells"].values():
+        k = (c["model"], c["parties"], c["setting"], c["method"], c["schedule"])
+        groups.setdefault(k, []).append(c)
+    return groups
+
+
+def _mean_sd(values: list[float], scale: float, digits: int) -> str:
+    m = statistics.fmean(values) * scale
+    if len(values) == 1:
+        return f"{m:.{digits}f}"
+    return f"{m:.{digits}f} ± {statistics.stdev(values) * scale:.{digits}f}"
+
+
+def tables(results: dict[str, Any]) -> str:
+    """Markdown tables: per schedule, Table 5 (accuracy) and Table 3 (fairness), ours | paper."""
+    groups = _group(results)
+    schedules = sorted({k[4] for k in groups})
+    out: list[str] = []
+    for schedule in schedules or ["(none)"]:
+        out.append(f"#### Schedule `{schedule}`\n")
+        out.append("Table 5, accuracy % (ours: best party, mean ± sd over seeds [seeds]; "
+                   "mean-party accuracy in brackets; paper's value after the slash)\n")
+        for model in ("mlp", "cnn"):
+            out.append(f"| {model.upper()} | " + " | ".join(f"P{n}" for n in ALL_PARTIES) + " |")
+            out.append("|---|" + "---|" * len(ALL_PARTIES))
+            rows = [(row, paper) for row, paper in PAPER_ACC[model].items()]
+            rows += [(row.replace("dppdl", "dppdl-chain"), paper) for row, paper in rows
+                     if row.startswith("dppdl") and any(
+                         k[0] == model and k[3] == "dppdl-chain" and k[4] == schedule
+                         and k[2] == row.partition("/")[2] for k in groups)]
+            for row, paper in rows:
+                method, _, setting = row.partition("/")
+                setting = setting or "same-privacy"
+                cells = []
+                for col, n in enumerate(ALL_PARTIES):
+                    got = groups.get((model, n, setting, method, schedule))
+                    if not got:
+                        cells.append(f"not run yet / {paper[col]:.2f}")
+                        continue
+                    best = _mean_sd([c["best"] for c in got], 100, 2)
+                    mean = statistics.fmean(c["mean"] for c in got) * 100
+                    diff = statistics.fmean(c["best"] for c in got) * 100 - paper[col]
+                    cells.append(f"{best} [{len(got)}] ({mean:.2f}) / {paper[col]:.2f} "
+                                 f"(Δ {diff:+.2f})")
+                out.append(f"| {row} | " + " | ".join(cells) + " |")
+            out.append("")
+        out.append("Table 3, fairness (Pearson r of final accuracy vs contribution; mean ± sd "
+                   "over seeds [seeds] / paper)\n")
+        out.append("| model | setting | method | " + " | ".join(f"P{n}" for n in ALL_PARTIES)
+                   + " |")
+        out.append("|---|---|---|" + "---|" * len(ALL_PARTIES))
+        for model in ("cnn", "mlp"):
+            for setting, methods in PAPER_FAIR[model].items():
+                chain = any(k[0] == model and k[2] == setting and k[3] == "dppdl-chain"
+                            and k[4] == schedule for k in groups)
+                for method, paper in [*methods.items(),
+                                      *([("dppdl-chain", methods["dppdl"])] if chain else [])]:
+                    cells = []
+                    for col, n in enumerate(ALL_PARTIES):
+                        got = groups.get((model, n, setting, method, schedule), [])
+                        rs = [c["fairness"] for c in got if c["fairness"] is not None]
+                        if not rs:
+                            cells.append(f"not run yet / {paper[col]:+.2f}")
+                        else:
+                            cells.append(f"{_mean_sd(rs, 1, 2)} [{len(rs)}] / {paper[col]:+.2f}")
+                    out.append(f"| {model.upper()} | {setting} | {method} | "
+                               + " | ".join(cells) + " |")
+        out.append("")
+        timing = [c for g, cs in groups.items() if g[4] == schedule for c in cs]
+        if timing:
+            out.append("Time per cell (s, this machine, one run each):\n")
+            out.append("| cell | path | seconds | finished |")
+            out.append("|---|---|---|---|")
+            for c in sorted(timing, key=lambda c: c["finished"]):
+                out.append(f"| {c['model']} P{c['parties']} {c['setting']} {c['method']} "
+                           f"seed {c['seed']} | {c['path']} | {c['seconds']:.0f} | "
+                           f"{c['finished']} |")
+            out.append("")
+    return "\n".join(out)
+
+
+def write_doc(doc: Path, results: dict[str, Any]) -> None:
+    text = doc.read_text() if doc.exists() else f"# Reproduction\n\n{BEGIN}\n{END}\n"
+    if BEGIN not in text or END not in text:
+        raise ConfigError(f"{doc} has no {BEGIN} ... {END} markers")
+    head, rest = text.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    doc.write_text(f"{head}{BEGIN}\n{tables(results)}\n{END}{tail}")
+    print(f"wrote tables into {doc}")
+
+
+def plot_curves(results: dict[str, Any], img_dir: Path) -> list[Path]:
+    """One PNG per (model, parties, schedule): best-party accuracy per epoch of every cell.
+
+    Baselines are plotted over their epochs; DPPDL's epoch 0 is after the local pre-training,
+    so it is drawn shifted by the local epochs to share the x axis (passes over local data).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    paths = []
+    figures: dict[tuple[str, int, str], list[dict[str, Any]]] = {}
+    for c in results["cells"].values():
+        if c["seed"] == min(x["seed"] for x in results["cells"].values()):
+            figures.setdefault((c["model"], c["parties"], c["schedule"]), []).append(c)
+    for (model, n, schedule), cells in figures.items():
+        local = int(schedule.split("/")[1][1:])
+        fig, ax = plt.subplots(figsize=(7, 4))
+        for c in sorted(cells, key=lambda c: (c["method"], c["setting"])):
+            ys = [100 * v for v in c["curve_best"]]
+            dppdl = c["method"].startswith("dppdl")
+            xs = [local + i for i in range(len(ys))] if dppdl else list(range(1, len(ys) + 1))
+            ax.plot(xs, ys, "-" if dppdl else "--", label=f"{c['method']} ({c['setting']})")
+        ax.set(xlabel="passes over local data", ylabel="best party's test accuracy %",
+               title=f"{model.upper()} P{n}, {schedule}, seed {cells[0]['seed']}")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        tag = schedule.split("/")[0].lower()
+        path = img_dir / f"repro_{model}_p{n}_{tag}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        paths.append(path)
+        print(f"plot: {path}")
+    return paths
+
+
+def quick_table(results: dict[str, Any], keys: list[str]) -> str:
+    lines = [f"{'cell':<58} {'best %':>7} {'mean %':>7} {'paper %':>8} {'r':>6}"]
+    for key in keys:
+        c = results["cells"].get(key)
+        if c is None:
+            continue
+        row = c["method"] if not c["method"].startswith("dppdl") else f"dppdl/{c['setting']}"
+        paper = PAPER_ACC[c["model"]].get(row)
+        row = c["method"] if c["method"] != "dppdl-chain" else f"dppdl-chain/{c['setting']}"
+        col = ALL_PARTIES.index(c["parties"]) if c["parties"] in ALL_PARTIES else None
+        p = f"{paper[col]:.2f}" if paper and col is not None else "-"
+        r = "-" if c["fairness"] is None else f"{c['fairness']:+.2f}"
+        if c["setting"] != "same-privacy" and not c["method"].startswith("dppdl"):
+            p = "-"  # the paper's Table 5 baselines are on the same-privacy partition
+        label = f"{c['model']} P{c['parties']} {row} ({c['setting']}) seed {c['seed']}"
+        lines.append(f"{label:<58} "
+                     f"{100 * c['best']:7.2f} {100 * c['mean']:7.2f} {p:>8} {r:>6}")
+    return "\n".join(lines)
