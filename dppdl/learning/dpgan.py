@@ -46,6 +46,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from dppdl.errors import ConfigError
 from dppdl.learning.augment import random_affine
+from dppdl.learning.seeding import seeded_global_rng
 
 # MNIST training-set mean and standard deviation after zero-padding 28x28 -> 32x32 (public
 # constants; dppdl.learning.data computes the same from the training set).
@@ -208,8 +209,7 @@ def build_generator(config: DPGANConfig) -> Generator:
 
 def _seeded_modules(config: DPGANConfig, seed: int) -> tuple[Generator, Discriminator]:
     """Build both networks from ``seed`` without disturbing the global RNG."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with seeded_global_rng(seed):
         gen = build_generator(config)
         disc = Discriminator(
             width=config.width_d, n_classes=gen.n_classes, linear=config.linear_d,

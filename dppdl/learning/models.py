@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from dppdl.errors import ConfigError
+from dppdl.learning.seeding import seeded_global_rng
 
 ModelName = Literal["mlp", "cnn"]
 MODEL_NAMES: tuple[str, ...] = get_args(ModelName)
@@ -63,8 +64,7 @@ def build_model(name: ModelName, *, seed: int) -> nn.Module:
     """A fresh model whose initial weights depend only on `seed` (the global RNG is untouched)."""
     if name not in _REGISTRY:
         raise ConfigError(f"unknown model {name!r}; choose one of {MODEL_NAMES}")
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with seeded_global_rng(seed):
         return _REGISTRY[name]()
 
 

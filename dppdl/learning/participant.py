@@ -38,6 +38,7 @@ from dppdl.learning.models import (
     load_flat_params,
     param_count,
 )
+from dppdl.learning.seeding import seeded_global_rng
 from dppdl.learning.train import TrainConfig, evaluate, predict, train_local
 from dppdl.protocol.points import PPM
 
@@ -210,7 +211,8 @@ class Participant:
             self.gan = None
             return
         cfg = self.gan_config
-        module = build_generator(cfg)
+        with seeded_global_rng(0):  # the weights are overwritten; do not race other threads
+            module = build_generator(cfg)
         module.load_state_dict(gan["generator"])
         module.eval()
         for p in module.parameters():

@@ -232,12 +232,20 @@ def _relay(proc: subprocess.Popen[str], prefix: str, log: Log) -> None:
 
 def _run_in_process(configs: list[PartyConfig], *, task_id: int, timeout: float,
                     log: Log) -> None:  # fmt: skip
-    """The same agent code as threads of this process (shares the loaded MNIST)."""
+    """The same agent code as threads of this process (shares the loaded MNIST).
+
+    Kernels run single-threaded: agent threads sharing torch's intra-op pool would split work
+    differently from run to run, so float rounding (and, through a flipped label, credibility
+    and allocations) would not repeat; process mode gets the same from OMP_NUM_THREADS=1.
+    """
+    import torch
+
     from dppdl.party.agent import PartyAgent
     from dppdl.party.context import open_context
     from dppdl.party.waiting import AgentCancelled
 
     os.environ.setdefault("DPPDL_KEY_PASSWORD", SIM_PASSWORD)
+    torch.set_num_threads(1)
     data = load_mnist()
     errors: list[tuple[int, BaseException]] = []
     cancel = threading.Event()

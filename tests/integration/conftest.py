@@ -12,9 +12,15 @@ import pytest
 # run as subprocesses and inherit it.
 os.environ.setdefault("DPPDL_DATA_DIR", "/tmp/dppdl-test-data")
 
+import torch  # noqa: E402
+
 from dppdl.learning.data import fetch_mnist  # noqa: E402
 from dppdl.learning.dpgan import DPGANConfig  # noqa: E402
 from dppdl.sim.config import SimulationConfig, Windows  # noqa: E402
+
+# Single-threaded kernels, as the agents use (see dppdl.sim.simulate._run_in_process), so the
+# reference runner and the agents round the same way.
+torch.set_num_threads(1)
 
 # Small enough for CI (a few seconds of learning per party), large enough to mean something:
 # 4 parties of 100 examples, a 2-epoch DP-GAN at ε = 4, 2 collaborative epochs, 0.25 s blocks.
