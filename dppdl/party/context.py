@@ -9,12 +9,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from dppdl.chain.clients import DppdlClient, PartyInfo, TaskInfo
 from dppdl.chain.deployment import load_deployment
-from dppdl.chain.keys import load_key_file
+from dppdl.chain.keystore import load_eth_keystore
 from dppdl.chain.tx import TxSender, connect
 from dppdl.crypto.keys import PartyKeys
 from dppdl.errors import ConfigError, UserError
@@ -162,8 +163,7 @@ def open_context(
     password = key_password(config)
     w3 = w3 or connect(config.rpc_url)
     deployment = load_deployment(w3=w3, deployment_dir=config.deployments)
-    os.environ.setdefault("DPPDL_KEY_PASSWORD", password)  # chain.keys reads the same variable
-    account = load_key_file(config.key_file)
+    account = Account.from_key(load_eth_keystore(config.key_file, password=password))
     keys = PartyKeys.load(config.box_key_file, password=password)
     checkpoint = Checkpoint(config.state_dir / f"task-{task_id}")
     metrics = Metrics(checkpoint.get("metrics"))

@@ -107,7 +107,8 @@ def collect_reveals(ctx: PartyContext, *, epoch: int, senders: list[str],
     task = ctx.task()
 
     def found() -> dict[str, bytes] | None:
-        posted = ctx.client.reveals(ctx.task_id, epoch, ctx.address)
+        posted = ctx.client.reveals(ctx.task_id, epoch, ctx.address,
+                                    from_block=task.phase_start)
         have = {s: posted[s] for s in senders if s in posted}
         return have if len(have) == len(senders) else None
 

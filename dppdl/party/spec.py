@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from dppdl.crypto.codec import CodecConfig
@@ -40,7 +41,7 @@ class TaskSpec:
         if self.codec.max_summands < self.n_parties:
             raise ConfigError("spec.codec.max_summands must cover n_parties senders")
 
-    @property
+    @cached_property
     def n_params(self) -> int:
         """|w| of the spec's model."""
         return param_count(build_model(self.model, seed=0))  # type: ignore[arg-type]
@@ -57,8 +58,8 @@ class TaskSpec:
             doc: dict[str, Any] = json.loads(data)
             if doc.pop("format") != SPEC_FORMAT:
                 raise ConfigError(f"task spec is not {SPEC_FORMAT}")
-            gan = doc.pop("gan")
-            gan["betas"] = tuple(gan["betas"])
+            # JSON has no tuples: every list in the GAN config was a tuple (e.g. Adam betas)
+            gan = {k: tuple(v) if isinstance(v, list) else v for k, v in doc.pop("gan").items()}
             return cls(
                 train=TrainConfig(**doc.pop("train")),
                 gan=DPGANConfig(**gan),

@@ -226,10 +226,14 @@ class DppdlClient:
         fn = self.contract.functions.reportsBy(task_id, epoch, _addr(reporter))
         return list(self._call(fn))
 
-    def reveals(self, task_id: int, epoch: int, receiver: str) -> dict[str, bytes]:
-        """sender -> digest of the mask-key reveals posted for `receiver` in `epoch` (events)."""
+    def reveals(
+        self, task_id: int, epoch: int, receiver: str, *, from_block: int = 0
+    ) -> dict[str, bytes]:
+        """sender -> digest of the mask-key reveals posted for `receiver` in `epoch` (events);
+        `from_block` (e.g. the epoch's start) bounds the log scan."""
         logs = self.contract.events.MaskKeysRevealed.get_logs(
-            argument_filters={"taskId": task_id, "receiver": _addr(receiver)}, from_block=0
+            argument_filters={"taskId": task_id, "receiver": _addr(receiver)},
+            from_block=from_block,
         )
         return {str(e["args"]["sender"]): bytes(e["args"]["digest"]) for e in logs
                 if int(e["args"]["epoch"]) == epoch}
