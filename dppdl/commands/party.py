@@ -115,8 +115,8 @@ def _agent(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 def _join(args: argparse.Namespace) -> int:
     ctx, agent = _agent(args)
-    if agent._me() is None:
-        agent._join(ctx.task())
+    if agent.membership() is None:
+        agent.join(ctx.task())
     print(
         json.dumps({"joined": True, "address": ctx.address})
         if args.json

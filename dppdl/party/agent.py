@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from dppdl.chain.clients import PartyStatus, TaskInfo, TaskState
+from dppdl.chain.clients import PartyInfo, PartyStatus, TaskInfo, TaskState
 from dppdl.chain.reverts import revert_class
 from dppdl.errors import ContractRevert, UserError
 from dppdl.party import epoch as steps
@@ -44,9 +44,9 @@ class PartyAgent:
             task = ctx.task()
             if task.state == TaskState.CANCELLED:
                 raise UserError(f"task {ctx.task_id} was cancelled by its requester")
-            me = self._me()
+            me = self.membership()
             if me is None:
-                self._join(task)
+                self.join(task)
                 continue
             if me.status == PartyStatus.REMOVED:
                 ctx.log("removed from the credible set by a majority of reports; stopping")
@@ -63,7 +63,8 @@ class PartyAgent:
                 self._train_epoch(task.epoch)
 
     # -- phases --------------------------------------------------------------------------
-    def _join(self, task: TaskInfo) -> None:
+    def join(self, task: TaskInfo) -> None:
+        """Prepare (pretrain, DP-GAN, samples; once, checkpointed) and send the init tx."""
         ctx = self.ctx
         if task.state not in (TaskState.PUBLISHED, TaskState.JOINING):
             raise UserError(f"task {ctx.task_id} is {task.state.name} and takes no new parties")
@@ -95,7 +96,7 @@ class PartyAgent:
                 samples_digest=digest,
             )
         except ContractRevert as exc:
-            if self._me() is not None:
+            if self.membership() is not None:
                 return  # our own earlier join landed meanwhile
             raise UserError(f"cannot join task {ctx.task_id}: {exc}") from None
         ctx.log(
@@ -158,7 +159,8 @@ class PartyAgent:
         ):
             pass
 
-    def _me(self) -> Any:
+    def membership(self) -> PartyInfo | None:
+        """This party's roster entry on the chain, or None before it joined."""
         ctx = self.ctx
         for p in ctx.roster():
             if p.address == ctx.address:
@@ -169,7 +171,7 @@ class PartyAgent:
     def _finish(self, task: TaskInfo, *, removed: bool) -> dict[str, Any]:
         ctx = self.ctx
         self.disputes.settle_before_exit()  # answers and votes owed may outlive the last epoch
-        me = self._me()
+        me = self.membership()
         result = {
             "task_id": ctx.task_id,
             "address": ctx.address,
