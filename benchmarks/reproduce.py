@@ -30,6 +30,7 @@ import torch
 
 from dppdl.errors import ConfigError, DataMissingError
 from dppdl.learning.baselines import run_baseline
+from dppdl.learning.collab import AGGREGATIONS, CollabConfig
 from dppdl.learning.data import MnistData, load_mnist, make_partition, party_tensors
 from dppdl.learning.dpgan import DPGANConfig
 from dppdl.learning.sgd import TrainConfig
@@ -62,10 +63,23 @@ def _ints(text: str) -> list[int]:
         raise ConfigError(f"expected comma-separated integers, got {text!r}") from None
 
 
-def schedule_key(args: argparse.Namespace) -> str:
-    """What makes two runs of one cell comparable: epochs, limits and the DP-GAN schedule."""
-    return (f"E{args.epochs}/L{args.local_epochs}/B{args.baseline_epochs}/G{args.gan_epochs}"
+def schedule_key(args: argparse.Namespace, method: str = "dppdl") -> str:
+    """What makes two runs of one cell comparable: epochs, limits, the DP-GAN schedule and, for
+    DPPDL cells, the collaboration rule (tag R...; baselines have none). A DPPDL key without a
+    rule tag is a run of the literal rule: sum of updates, one initial model per party (what
+    the first runs on this page used)."""
+    base = (f"E{args.epochs}/L{args.local_epochs}/B{args.baseline_epochs}/G{args.gan_epochs}"
             f"/lim{args.limit}/test{args.test_limit}")
+    if not method.startswith("dppdl"):
+        return base
+    ef = "-ef" if args.error_feedback else ""
+    return f"{base}/R{args.aggregation}-{'own' if args.own_init else 'shared'}{ef}"
+
+
+def collab_for(args: argparse.Namespace, seed: int) -> CollabConfig:
+    """The cell's initial model and rule; the shared initial model varies with the seed."""
+    return CollabConfig(init_seed=None if args.own_init else seed, aggregation=args.aggregation,
+                        error_feedback=args.error_feedback)
 
 
 def cell_key(model: str, n: int, setting: str, method: str, seed: int, schedule: str) -> str:
@@ -135,7 +149,8 @@ def run_dppdl_cell(data: MnistData, *, model: str, n: int, setting: str, seed: i
     cfg = ReferenceConfig(
         n_parties=n, setting=setting, model=model, epochs=args.epochs,  # type: ignore[arg-type]
         seed=seed, train=TrainConfig(local_epochs=args.local_epochs), gan=gan,
-        train_limit=args.limit, test_limit=args.test_limit, batched=n >= 15,
+        collab=collab_for(args, seed), train_limit=args.limit, test_limit=args.test_limit,
+        batched=n >= 15,
     )
     r = run_reference(cfg, data=data)
     kept = [i for i, a in enumerate(r.active[-1]) if a]
@@ -159,7 +174,7 @@ def _run_chain_cell(*, model: str, n: int, setting: str, seed: int, gan: DPGANCo
     cfg = SimulationConfig(
         parties=n, setting=setting, model=model, epochs=args.epochs, seed=seed,
         limit=args.limit, test_limit=args.test_limit, in_process=True, gan=gan,
-        runs_dir=args.runs_dir, timeout=24 * 3600.0,
+        collab=collab_for(args, seed), runs_dir=args.runs_dir, timeout=24 * 3600.0,
     )
     run_dir = run_simulation(cfg, log=lambda m: None)
     run = json.loads((run_dir / "run.json").read_text())
@@ -199,11 +214,12 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
     test = (data.test_x, data.test_y)
     if args.test_limit is not None:
         test = (test[0][: args.test_limit], test[1][: args.test_limit])
-    schedule = schedule_key(args)
     cells = plan(args)
-    print(f"{len(cells)} cells, schedule {schedule}, torch threads {torch.get_num_threads()}")
+    print(f"{len(cells)} cells, schedule {schedule_key(args)}, "
+          f"torch threads {torch.get_num_threads()}")
     for model, n, setting, method, seed in cells:
         label = "dppdl-chain" if method == "dppdl" and args.chain else method
+        schedule = schedule_key(args, label)
         key = cell_key(model, n, setting, label, seed, schedule)
         if key in results["cells"] and args.skip_done:
             print(f"  skip {key} (done)")
@@ -247,6 +263,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="DP-GAN epochs (ε = 4, δ = 1e-5 kept; default DPGANConfig's)")
     p.add_argument("--limit", type=int, default=None, help="examples per party (tiny runs)")
     p.add_argument("--test-limit", type=int, default=None, help="MNIST test examples")
+    p.add_argument("--aggregation", choices=AGGREGATIONS, default="mean",
+                   help="how a party folds bought updates in (dppdl.learning.collab)")
+    p.add_argument("--own-init", action="store_true",
+                   help="each party its own initial model (default: one shared, from the seed)")
+    p.add_argument("--no-error-feedback", dest="error_feedback", action="store_false",
+                   help="sell top-k of this epoch's update only, dropping what was not sold")
     p.add_argument("--chain", action="store_true",
                    help="DPPDL cells through chain + crypto + storage (run_simulation)")
     p.add_argument("--runs-dir", type=Path, default=ROOT / "runs", help="for --chain runs")
@@ -291,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
         results = run_all(args)
         print(f"total {time.perf_counter() - t0:.0f} s")
         keys = [cell_key(m, n, st, "dppdl-chain" if me == "dppdl" and args.chain else me, sd,
-                         schedule_key(args)) for m, n, st, me, sd in plan(args)]
+                         schedule_key(args, me)) for m, n, st, me, sd in plan(args)]
         print(quick_table(results, keys))
     if args.doc is not None:
         write_doc(args.doc, load_results(args.results))

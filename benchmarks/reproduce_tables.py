@@ -68,6 +68,10 @@ def _mean_sd(values: list[float], scale: float, digits: int) -> str:
 def tables(results: dict[str, Any]) -> str:
     """Markdown tables: per schedule, Table 5 (accuracy) and Table 3 (fairness), ours | paper."""
     groups = _group(results)
+    for (model, n, setting, method, schedule), cells in list(groups.items()):
+        if not method.startswith("dppdl"):  # baselines serve every rule of their schedule
+            for tagged in {k[4] for k in groups if k[4].startswith(schedule + "/R")}:
+                groups.setdefault((model, n, setting, method, tagged), cells)
     schedules = sorted({k[4] for k in groups})
     out: list[str] = []
     for schedule in schedules or ["(none)"]:
@@ -159,6 +163,10 @@ def plot_curves(results: dict[str, Any], img_dir: Path) -> list[Path]:
     for c in results["cells"].values():
         if c["seed"] == min(x["seed"] for x in results["cells"].values()):
             figures.setdefault((c["model"], c["parties"], c["schedule"]), []).append(c)
+    for (model, n, schedule), cells in list(figures.items()):  # baselines join tagged rules
+        base = figures.get((model, n, schedule.rpartition("/")[0]), [])
+        if schedule.rpartition("/")[2].startswith("R"):
+            cells.extend(c for c in base if not c["method"].startswith("dppdl"))
     for (model, n, schedule), cells in figures.items():
         local = int(schedule.split("/")[1][1:])
         fig, ax = plt.subplots(figsize=(7, 4))
@@ -172,7 +180,8 @@ def plot_curves(results: dict[str, Any], img_dir: Path) -> list[Path]:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
         fig.tight_layout()
-        tag = schedule.split("/")[0].lower()
+        parts = schedule.split("/")
+        tag = parts[0].lower() + (f"-{parts[-1][1:]}" if parts[-1].startswith("R") else "")
         path = img_dir / f"repro_{model}_p{n}_{tag}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, dpi=110)

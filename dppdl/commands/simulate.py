@@ -8,6 +8,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from dppdl.commands.collab_args import add_collab_args, collab_from_args
 from dppdl.party.config import BEHAVIOURS, SETTINGS
 from dppdl.sim.config import SimulationConfig, Windows
 
@@ -31,6 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help=f"per party in order, repeatable: {', '.join(BEHAVIOURS)}",
     )
     sim.add_argument("--gan-epochs", type=int, default=None, help="DP-GAN epochs (ε stays 4)")
+    add_collab_args(sim)
     sim.add_argument(
         "--in-process",
         action="store_true",
@@ -72,6 +74,7 @@ def config_from_args(args: argparse.Namespace) -> SimulationConfig:
         storage=tuple(args.storage or ()),
         runs_dir=args.runs_dir,
         gan=gan,
+        collab=collab_from_args(args),
         windows=windows,
     )
 

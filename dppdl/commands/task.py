@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from dppdl.commands.collab_args import add_collab_args, collab_from_args
 from dppdl.errors import UserError
 from dppdl.party.requester import Windows
 
@@ -33,6 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     publish.add_argument("--parties", type=int, default=4)
     publish.add_argument("--epochs", type=int, default=2)
     publish.add_argument("--model", choices=("mlp", "cnn"), default="mlp")
+    add_collab_args(publish)
     defaults = Windows()
     for name in ("join", "benchmark", "request", "upload", "epoch"):
         publish.add_argument(
@@ -84,7 +86,10 @@ def _publish(args: argparse.Namespace) -> int:
     from dppdl.party.spec import TaskSpec
     from storage import open_store
 
-    spec = TaskSpec(model=args.model, n_parties=args.parties, epochs=args.epochs)
+    spec = TaskSpec(
+        model=args.model, n_parties=args.parties, epochs=args.epochs,
+        collab=collab_from_args(args),
+    )
     windows = Windows(
         join=args.join_window,
         benchmark=args.benchmark_window,

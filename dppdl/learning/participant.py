@@ -3,7 +3,8 @@
 A `Participant` owns everything random it uses, seeded from (task seed, party index, purpose),
 so its results do not depend on the order in which parties are stepped or on any global RNG:
 
-- model initial weights: ``derive_seed(seed, index, "model")``
+- model initial weights: the task's shared ``collab.init_seed`` (see dppdl.learning.collab), or
+  ``derive_seed(seed, index, "model")`` when the task gives each party its own
 - local SGD permutations: one ``torch.Generator`` seeded ``derive_seed(seed, index, "train")``,
   consumed by `pretrain` and then one `local_update` per epoch, in that order
 - DP-GAN: ``train_dpgan(..., seed=derive_seed(seed, index, "gan"))``
@@ -23,6 +24,7 @@ import numpy as np
 import torch
 
 from dppdl.errors import ConfigError
+from dppdl.learning.collab import CollabConfig, aggregate_step
 from dppdl.learning.data import MnistData, PartyShard, party_tensors
 from dppdl.learning.dpgan import (
     DPGANConfig,
@@ -78,6 +80,7 @@ class Participant:
         seed: int,
         train_config: TrainConfig,
         gan_config: DPGANConfig,
+        collab: CollabConfig | None = None,
         behaviour: Behaviour = "honest",
     ) -> None:
         if behaviour not in BEHAVIOURS:
@@ -95,7 +98,11 @@ class Participant:
         self.train_config = train_config
         self.gan_config = gan_config
         self.behaviour: Behaviour = behaviour
-        self.model = build_model(model_name, seed=derive_seed(seed, index, "model"))
+        self.collab = collab or CollabConfig()
+        init = self.collab.init_seed
+        self.model = build_model(
+            model_name, seed=derive_seed(seed, index, "model") if init is None else init
+        )
         self.generator = torch.Generator().manual_seed(derive_seed(seed, index, "train"))
         self.steps = 0  # SGD updates so far (drives the decayed learning rate)
         self.gan: DPGANResult | None = None
@@ -168,12 +175,19 @@ class Participant:
         )
         return (flatten_params(self.model) - before).numpy()
 
-    def apply_aggregate(self, sum_of_sparse_updates: np.ndarray) -> None:
-        """w_i' = w_i + Δw_i + Σ_j Δw̃_j^i (the model already holds w_i + Δw_i)."""
-        delta = np.asarray(sum_of_sparse_updates, dtype=np.float32)
-        if delta.shape != (self.n_params,):
-            raise ValueError(f"aggregate has shape {delta.shape}, expected ({self.n_params},)")
-        load_flat_params(self.model, flatten_params(self.model) + torch.from_numpy(delta))
+    def apply_aggregate(
+        self, sum_of_sparse_updates: np.ndarray, *, own_update: np.ndarray, n_senders: int
+    ) -> None:
+        """Fold Σ_{j∈S} Δw̃_j^i of ``n_senders`` senders into the model (which holds w_i + Δw_i)
+        by the task's rule: "mean" w_i + (Δw_i + Σ)/(1 + |S|), "sum" w_i + Δw_i + Σ."""
+        total = np.asarray(sum_of_sparse_updates, dtype=np.float32)
+        if total.shape != (self.n_params,):
+            raise ValueError(f"aggregate has shape {total.shape}, expected ({self.n_params},)")
+        step = aggregate_step(
+            opened_sum=total, own_update=own_update, n_senders=n_senders,
+            rule=self.collab.aggregation,
+        )
+        load_flat_params(self.model, flatten_params(self.model) + torch.from_numpy(step))
 
     def evaluate(self, test_x: torch.Tensor, test_y: torch.Tensor) -> float:
         """Test accuracy of the current model."""
@@ -262,7 +276,8 @@ def _train_batched(parties: Sequence[Participant], *, epochs: int) -> None:
 
 def participant_for_shard(
     shard: PartyShard, *, data: MnistData, limit: int | None, model_name: ModelName, seed: int,
-    train_config: TrainConfig, gan_config: DPGANConfig, behaviour: Behaviour = "honest",
+    train_config: TrainConfig, gan_config: DPGANConfig, collab: CollabConfig | None = None,
+    behaviour: Behaviour = "honest",
 ) -> Participant:  # fmt: skip
     """Party ``shard.index`` on its shard (the first ``limit`` examples, if given).
 
@@ -274,5 +289,6 @@ def participant_for_shard(
         x, y = x[:limit], y[:limit]
     return Participant(
         index=shard.index, x=x, y=y, privacy_level=shard.privacy_level, model_name=model_name,
-        seed=seed, train_config=train_config, gan_config=gan_config, behaviour=behaviour,
+        seed=seed, train_config=train_config, gan_config=gan_config, collab=collab,
+        behaviour=behaviour,
     )

@@ -118,7 +118,7 @@ class PartyAgent:
         delta = steps.local_update(ctx, epoch=epoch)
         steps.request_downloads(ctx, epoch=epoch, c_row=c_row, roster=ctx.roster())
         steps.upload(ctx, epoch=epoch, delta=delta, roster=roster)
-        steps.aggregate(ctx, epoch=epoch, roster=roster)
+        steps.aggregate(ctx, epoch=epoch, roster=roster, own_update=delta)
         if str(epoch) not in ctx.metrics.accuracy:
             with ctx.metrics.timed("training"):
                 ctx.metrics.accuracy[str(epoch)] = ctx.participant.evaluate(ctx.test_x, ctx.test_y)

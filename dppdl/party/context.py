@@ -47,7 +47,7 @@ def build_participant(
     labels = config.behaviour if config.behaviour in LABEL_BEHAVIOURS else "honest"
     participant = participant_for_shard(
         shard, data=data, limit=d.limit, model_name=spec.model,  # type: ignore[arg-type]
-        seed=d.seed, train_config=spec.train, gan_config=spec.gan,
+        seed=d.seed, train_config=spec.train, gan_config=spec.gan, collab=spec.collab,
         behaviour=labels,  # type: ignore[arg-type]
     )
     test_x, test_y = data.test_x, data.test_y

@@ -16,7 +16,9 @@ from dppdl.party.reveals import collect_reveals
 from dppdl.party.rounds import active_mask, my_index
 from dppdl.party.waiting import wait_until
 from dppdl.protocol import points
-from dppdl.protocol.selection import magnitude_order
+from dppdl.protocol.selection import magnitude_order, sell
+
+RESIDUALS = "residuals"  # checkpoint state: receiver address -> what my sales still owe it
 
 
 def addr(address: str) -> bytes:
@@ -69,7 +71,8 @@ def request_downloads(ctx: PartyContext, *, epoch: int, c_row: np.ndarray,
 
 
 def upload(ctx: PartyContext, *, epoch: int, delta: np.ndarray, roster: list[PartyInfo]) -> None:
-    """Seal top-k(Δw) for every receiver that bought from me; commit all blobs in one tx."""
+    """Seal what I sell every receiver that bought from me (top-k of Δw, with error feedback of
+    Δw + what it is still owed); commit all blobs in one tx."""
     task = ctx.task()
     others = [p for p in roster if p.address != ctx.address and p.status == PartyStatus.CREDIBLE]
 
@@ -94,18 +97,22 @@ def upload(ctx: PartyContext, *, epoch: int, delta: np.ndarray, roster: list[Par
         ctx.log(f"epoch {epoch}: behaviour no-upload, ignoring {len(mine)} request(s)")
         return
     masks = masks_for(ctx, roster)
-    order = magnitude_order(delta)
+    feedback = ctx.spec.collab.error_feedback
+    owed: dict[str, np.ndarray] = (ctx.checkpoint.load_state(RESIDUALS) or {}) if feedback else {}
+    order = None if feedback else magnitude_order(delta)
     commits: list[UploadCommitment] = []
     fresh_keys: dict[str, str] = {}
+    still_owed: dict[str, np.ndarray] = {}
     for request in mine:
         with ctx.metrics.timed("chain"):
             senders = [
                 addr(r.uploader)
                 for r in ctx.client.requests_by_receiver(ctx.task_id, epoch, request.receiver)
             ]
-        sparse = np.zeros_like(delta)
-        idx = order[: request.amount]
-        sparse[idx] = delta[idx]
+        residual = owed.get(request.receiver, np.zeros_like(delta)) if feedback else None
+        sparse, rest = sell(delta, k=request.amount, residual=residual, order=order)
+        if rest is not None:
+            still_owed[request.receiver] = rest
         slot = Slot(
             task=ctx.task_id,
             epoch=epoch,
@@ -129,11 +136,15 @@ def upload(ctx: PartyContext, *, epoch: int, delta: np.ndarray, roster: list[Par
         f"fresh_keys:{epoch}", {**ctx.checkpoint.get(f"fresh_keys:{epoch}", {}), **fresh_keys}
     )
     ctx.send(epoch, ctx.client.commit_uploads, task_id=ctx.task_id, commits=commits)
+    if feedback:  # after the commit: a restart before it recomputes the same sales
+        ctx.checkpoint.save_state(RESIDUALS, {**owed, **still_owed})
 
 
-def aggregate(ctx: PartyContext, *, epoch: int, roster: list[PartyInfo]) -> None:
+def aggregate(
+    ctx: PartyContext, *, epoch: int, roster: list[PartyInfo], own_update: np.ndarray
+) -> None:
     """Fetch and check my blobs (disputing bad ones), refund what never came, open the sum of
-    the good ones and apply it (once)."""
+    the good ones and fold it into my model with my own update ``own_update`` (once)."""
     if ctx.learner_marks.get("aggregated") == epoch:
         return
     with ctx.metrics.timed("chain"):
@@ -200,7 +211,7 @@ def aggregate(ctx: PartyContext, *, epoch: int, roster: list[PartyInfo]) -> None
         ctx.save_learner(aggregated=epoch)
         return
     with ctx.metrics.timed("training"):
-        ctx.participant.apply_aggregate(update)
+        ctx.participant.apply_aggregate(update, own_update=own_update, n_senders=len(committed))
     ctx.checkpoint.put(f"opened:{epoch}", sorted(r.uploader for r in committed))
     ctx.save_learner(aggregated=epoch)
 

@@ -10,11 +10,15 @@ from typing import Any
 
 from dppdl.crypto.codec import CodecConfig
 from dppdl.errors import ConfigError
+from dppdl.learning.collab import CollabConfig
 from dppdl.learning.dpgan import DPGANConfig
 from dppdl.learning.models import build_model, param_count
 from dppdl.learning.train import TrainConfig
 
-SPEC_FORMAT = "dppdl-task-spec/1"
+SPEC_FORMAT = "dppdl-task-spec/2"
+# format 1 had no `collab`: its tasks ran with per-party initial models and the "sum" rule
+LEGACY_FORMAT = "dppdl-task-spec/1"
+LEGACY_COLLAB = CollabConfig(init_seed=None, aggregation="sum", error_feedback=False)
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,8 @@ class TaskSpec:
     train: TrainConfig = field(default_factory=TrainConfig)  # local SGD of every party
     gan: DPGANConfig = field(default_factory=DPGANConfig)  # every party's DP-GAN (ε = 4, δ = 1e-5)
     codec: CodecConfig = field(default_factory=CodecConfig)  # fixed point of the masked sums
+    # the initial model every party starts from and how bought updates are folded in
+    collab: CollabConfig = field(default_factory=CollabConfig)
 
     def __post_init__(self) -> None:
         if self.model not in ("mlp", "cnn"):
@@ -56,14 +62,20 @@ class TaskSpec:
         """Parse a published spec; anything malformed is a one-line ConfigError."""
         try:
             doc: dict[str, Any] = json.loads(data)
-            if doc.pop("format") != SPEC_FORMAT:
-                raise ConfigError(f"task spec is not {SPEC_FORMAT}")
+            version = doc.pop("format")
+            if version == LEGACY_FORMAT:
+                collab = LEGACY_COLLAB
+            elif version == SPEC_FORMAT:
+                collab = CollabConfig(**doc.pop("collab"))
+            else:
+                raise ConfigError(f"task spec is not {SPEC_FORMAT} (nor {LEGACY_FORMAT})")
             # JSON has no tuples: every list in the GAN config was a tuple (e.g. Adam betas)
             gan = {k: tuple(v) if isinstance(v, list) else v for k, v in doc.pop("gan").items()}
             return cls(
                 train=TrainConfig(**doc.pop("train")),
                 gan=DPGANConfig(**gan),
                 codec=CodecConfig(**doc.pop("codec")),
+                collab=collab,
                 **doc,
             )
         except (KeyError, TypeError, ValueError) as exc:

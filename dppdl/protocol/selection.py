@@ -40,3 +40,26 @@ def top_k(vector: np.ndarray, k: int, *, order: np.ndarray | None = None) -> np.
     keep = top_k_indices(v, k, order=order)
     out[keep] = v[keep]
     return out
+
+
+def sell(
+    update: np.ndarray, *, k: int, residual: np.ndarray | None = None,
+    order: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray | None]:  # fmt: skip
+    """What an uploader sends one buyer of ``k`` entries, and what it still owes that buyer.
+
+    Without ``residual``: top-k of ``update`` (``order``, its `magnitude_order`, may be passed
+    when one update is sold to many buyers), and None. With error feedback (``residual`` is
+    what earlier sales to this buyer left unsent): top-k of update + residual, and the new
+    residual (update + residual − sent), so every entry reaches a buyer that keeps buying,
+    the large ones first (as in sparsified SGD with error feedback, Stich et al. 2018).
+    """
+    u = np.asarray(update)
+    if residual is None:
+        return top_k(u, k, order=order), None
+    r = np.asarray(residual, dtype=u.dtype)
+    if r.shape != u.shape:
+        raise ValueError(f"residual has shape {r.shape}, update {u.shape}")
+    owed = u + r
+    sent = top_k(owed, k)
+    return sent, owed - sent

@@ -87,9 +87,10 @@ def assemble_run(*, config: SimulationConfig, run_id: str, client: DppdlClient, 
                     else v
                 )
                 for k, v in vars(config).items()
-                if k not in ("gan", "windows")
+                if k not in ("gan", "windows", "collab")
             },
             "gan": vars(config.gan),
+            "collab": vars(config.collab),
             "windows": vars(config.windows),
         },
         "task_id": task_id,

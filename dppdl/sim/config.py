@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dppdl.errors import ConfigError
+from dppdl.learning.collab import CollabConfig
 from dppdl.learning.dpgan import DPGANConfig
 from dppdl.party.config import BEHAVIOURS, SETTINGS
 from dppdl.party.requester import Windows
@@ -28,6 +29,7 @@ class SimulationConfig:
     storage: tuple[str, ...] = ()  # use these storage nodes instead of starting one
     runs_dir: Path = Path("runs")  # where runs/<id>/ is written
     gan: DPGANConfig = field(default_factory=DPGANConfig)  # each party's DP-GAN (ε = 4)
+    collab: CollabConfig = field(default_factory=CollabConfig)  # shared init, mean aggregation
     windows: Windows = field(default_factory=Windows)  # task phase windows in blocks
     credibility_threshold_ppm: int = 0  # c_th of the task in ppm; 0 = the paper's (2/3)(1/n)
     block_time: float = 1.0  # seconds per interval-mined block (transactions mine at once)

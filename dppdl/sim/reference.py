@@ -31,7 +31,7 @@ from dppdl.learning.participant import (
 from dppdl.protocol import credibility as cred
 from dppdl.protocol import points
 from dppdl.protocol.fairness import fairness_or_none
-from dppdl.protocol.selection import magnitude_order
+from dppdl.protocol.selection import magnitude_order, sell
 from dppdl.sim.settings import ReferenceConfig
 
 __all__ = ["ReferenceConfig", "ReferenceResult", "run_reference", "build_participants"]
@@ -89,7 +89,7 @@ def build_participants(config: ReferenceConfig, data: MnistData) -> list[Partici
         participant_for_shard(
             shard, data=data, limit=config.train_limit, model_name=config.model,
             seed=config.seed, train_config=config.train, gan_config=config.gan,
-            behaviour=config.behaviour(shard.index),
+            collab=config.collab, behaviour=config.behaviour(shard.index),
         )
         for shard in shards
     ]
@@ -124,16 +124,25 @@ def credibility_round(
 
 def aggregate_for(
     receiver: int, *, allocation: np.ndarray, deltas: dict[int, np.ndarray],
-    orders: dict[int, np.ndarray], n_params: int,
+    orders: dict[int, np.ndarray] | None, n_params: int,
+    residuals: dict[tuple[int, int], np.ndarray] | None = None,
 ) -> np.ndarray:
-    """Σ_j top-k(Δw_j, d_i^j) for one receiver, summed in uploader index order (float32)."""
+    """Σ_j of what each j sells the receiver (top-k of Δw_j, d_i^j entries), summed in uploader
+    index order (float32). With ``residuals`` ((uploader, receiver) → what is still owed) the
+    sales use error feedback and the residuals are updated in place."""
     total = np.zeros(n_params, dtype=np.float32)
     for j in sorted(deltas):
         k = int(allocation[receiver, j])
         if k == 0:
             continue
-        idx = orders[j][:k]
-        total[idx] += deltas[j][idx]
+        if residuals is None:
+            sent, _ = sell(deltas[j], k=k, order=None if orders is None else orders[j])
+        else:
+            owed = residuals.get((j, receiver), np.zeros(n_params, dtype=np.float32))
+            sent, rest = sell(deltas[j], k=k, residual=owed)
+            assert rest is not None
+            residuals[(j, receiver)] = rest
+        total += sent
     return total
 
 
@@ -171,6 +180,9 @@ def run_reference(
     _tick(bar)
 
     # Algorithm 2, one iteration per epoch.
+    residuals: dict[tuple[int, int], np.ndarray] | None = (
+        {} if config.collab.error_feedback else None
+    )
     for epoch in range(config.epochs):
         members = [int(i) for i in np.flatnonzero(active)]
         alloc = points.allocations(
@@ -180,12 +192,14 @@ def run_reference(
             updates = local_update_many([parties[i] for i in members], batched=config.batched)
         deltas = dict(zip(members, updates, strict=True))
         with clock.phase("aggregate"):
-            orders = {j: magnitude_order(deltas[j]) for j in members if alloc[:, j].any()}
-            sold = {j: d for j, d in deltas.items() if j in orders}
+            sold = {j: deltas[j] for j in members if alloc[:, j].any()}
+            orders = None if residuals is not None else {
+                j: magnitude_order(d) for j, d in sold.items()}  # fmt: skip
             for i in members:
                 parties[i].apply_aggregate(
                     aggregate_for(i, allocation=alloc, deltas=sold, orders=orders,
-                                  n_params=n_params)
+                                  n_params=n_params, residuals=residuals),
+                    own_update=deltas[i], n_senders=int(np.count_nonzero(alloc[i])),
                 )
         balances = points.settle(balances=balances, allocation=alloc)
         log.allocations.append(alloc.tolist())

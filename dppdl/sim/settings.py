@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, get_args
 
 from dppdl.errors import ConfigError
+from dppdl.learning.collab import CollabConfig
 from dppdl.learning.data import Setting
 from dppdl.learning.dpgan import DPGANConfig
 from dppdl.learning.models import ModelName
@@ -28,6 +29,8 @@ class ReferenceConfig:
     seed: int = 0  # one seed for partition, model inits, SGD order, DP-GANs and samples
     train: TrainConfig = field(default_factory=TrainConfig)  # local SGD (lr 0.001, batch 1, ...)
     gan: DPGANConfig = field(default_factory=DPGANConfig)  # DP-GAN of each party (ε = 4)
+    # shared initial model and the aggregation rule (ours: the paper leaves both open)
+    collab: CollabConfig = field(default_factory=CollabConfig)
     train_limit: int | None = None  # keep only the first k examples of each shard (tiny runs)
     test_limit: int | None = None  # evaluate on the first k MNIST test examples; None = 10,000
     behaviours: tuple[Behaviour, ...] = ()  # per party in index order; missing ones are honest

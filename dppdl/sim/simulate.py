@@ -94,7 +94,8 @@ class Simulation:
             account=accounts[0], w3=w3, deployment_dir=self.run_dir / "deployments", log=log
         )
         spec = TaskSpec(
-            model=config.model, n_parties=config.parties, epochs=config.epochs, gan=config.gan
+            model=config.model, n_parties=config.parties, epochs=config.epochs, gan=config.gan,
+            collab=config.collab,
         )
         store = stack.enter_context(open_store(list(stores)))
         self.client = DppdlClient.from_deployment(deployment, w3, TxSender(w3, accounts[0]))

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from dppdl.errors import ConfigError
-from dppdl.party.spec import TaskSpec
+from dppdl.learning.collab import CollabConfig
+from dppdl.party.spec import LEGACY_COLLAB, TaskSpec
 
 
 def test_spec_round_trips_through_its_canonical_json() -> None:
-    spec = TaskSpec(model="cnn", n_parties=5, epochs=3)
+    collab = CollabConfig(init_seed=9, aggregation="sum", error_feedback=False)
+    spec = TaskSpec(model="cnn", n_parties=5, epochs=3, collab=collab)
     data = spec.to_json_bytes()
     again = TaskSpec.from_json_bytes(data)
     assert again == spec
@@ -19,4 +23,23 @@ def test_spec_round_trips_through_its_canonical_json() -> None:
 
 def test_malformed_spec_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="malformed task spec"):
-        TaskSpec.from_json_bytes(b'{"format": "dppdl-task-spec/1"}')
+        TaskSpec.from_json_bytes(b'{"format": "dppdl-task-spec/2"}')
+    with pytest.raises(ConfigError, match="malformed task spec"):
+        TaskSpec.from_json_bytes(b'{"format": "dppdl-task-spec/2", "collab": {"seed": 1}}')
+    with pytest.raises(ConfigError, match="unknown aggregation"):
+        TaskSpec.from_json_bytes(
+            TaskSpec().to_json_bytes().replace(b'"aggregation":"mean"', b'"aggregation":"max"')
+        )
+
+
+def test_a_format_1_spec_keeps_the_rules_its_task_ran_with() -> None:
+    # Prepare: a spec as format 1 wrote it (no collab section)
+    doc = json.loads(TaskSpec(n_parties=3).to_json_bytes())
+    doc["format"] = "dppdl-task-spec/1"
+    del doc["collab"]
+    # Execute
+    spec = TaskSpec.from_json_bytes(json.dumps(doc).encode())
+    # Assert
+    assert spec.collab == LEGACY_COLLAB
+    assert CollabConfig(init_seed=None, aggregation="sum", error_feedback=False) == LEGACY_COLLAB
+    assert spec.n_parties == 3

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from dppdl.errors import ConfigError
+from dppdl.learning.collab import CollabConfig
 from dppdl.learning.data import MnistData, load_mnist, mnist_present
 from dppdl.learning.dpgan import MNIST32_MEAN, MNIST32_STD, DPGANConfig
 from dppdl.learning.participant import (
@@ -129,16 +130,16 @@ def test_labels_by_behaviour(data: MnistData) -> None:
     assert set(const.label(samples).tolist()) == {0}
 
 
-def test_local_update_returns_delta_and_aggregate_adds(data: MnistData) -> None:
+def test_local_update_returns_delta_and_sum_rule_adds(data: MnistData) -> None:
     # Prepare
-    p = make_party(data)
+    p = make_party(data, collab=CollabConfig(aggregation="sum"))
     before = p.params().copy()
     # Execute
     delta = p.local_update()
     after = p.params().copy()
     extra = np.zeros_like(delta)
     extra[:5] = 1.0
-    p.apply_aggregate(extra)
+    p.apply_aggregate(extra, own_update=delta, n_senders=2)
     # Assert
     assert delta.dtype == np.float32 and delta.shape == (p.n_params,)
     assert np.abs(delta).sum() > 0
@@ -146,7 +147,32 @@ def test_local_update_returns_delta_and_aggregate_adds(data: MnistData) -> None:
     np.testing.assert_allclose(p.params(), after + extra, atol=1e-6)
     assert p.steps == 40
     with pytest.raises(ValueError, match="shape"):
-        p.apply_aggregate(np.zeros(3, dtype=np.float32))
+        p.apply_aggregate(np.zeros(3, dtype=np.float32), own_update=delta, n_senders=2)
+
+
+def test_mean_rule_averages_own_and_bought_updates(data: MnistData) -> None:
+    # Prepare
+    p = make_party(data)  # the default rule is the mean
+    before = p.params().copy()
+    delta = p.local_update()
+    bought = np.zeros_like(delta)
+    bought[:5] = 3.0  # the sum of two senders' sparse updates
+    # Execute
+    p.apply_aggregate(bought, own_update=delta, n_senders=2)
+    # Assert: w' = w + (Δw + Σ)/3, computed from the weights before the local epoch
+    np.testing.assert_allclose(p.params(), before + (delta + bought) / 3, atol=1e-6)
+
+
+def test_parties_share_the_task_initial_model_unless_told_otherwise(data: MnistData) -> None:
+    # Prepare / Execute
+    shared = [make_party(data, index=i).params() for i in range(2)]
+    other_seed = make_party(data, collab=CollabConfig(init_seed=1)).params()
+    own = [make_party(data, index=i, collab=CollabConfig(init_seed=None)).params()
+           for i in range(2)]  # fmt: skip
+    # Assert
+    np.testing.assert_array_equal(shared[0], shared[1])
+    assert not np.array_equal(shared[0], other_seed)
+    assert not np.array_equal(own[0], own[1])
 
 
 def test_checkpoint_resumes_identically(data: MnistData) -> None:

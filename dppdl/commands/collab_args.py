@@ -1,0 +1,29 @@
+"""Flags for the task's initial model and aggregation, shared by `task publish` and `simulate`."""
+
+from __future__ import annotations
+
+import argparse
+
+from dppdl.learning.collab import AGGREGATIONS, CollabConfig
+
+
+def add_collab_args(parser: argparse.ArgumentParser) -> None:
+    """Flags for the task's initial model and aggregation rule (dppdl.learning.collab)."""
+    default = CollabConfig()
+    parser.add_argument("--init-seed", type=int, default=default.init_seed, metavar="SEED",
+                        help="every party starts from the model initialised with this seed")
+    parser.add_argument("--own-init", action="store_true",
+                        help="each party initialises its own model instead (ablation)")
+    parser.add_argument("--aggregation", choices=AGGREGATIONS, default=default.aggregation,
+                        help="mean: average own and bought updates; sum: add them (diverges "
+                             "with a shared init)")
+    parser.add_argument("--no-error-feedback", dest="error_feedback", action="store_false",
+                        help="sell only this epoch's top-k, dropping what was not sold")
+
+
+def collab_from_args(args: argparse.Namespace) -> CollabConfig:
+    """The CollabConfig the flags ask for (a bad value is a one-line ConfigError)."""
+    return CollabConfig(
+        init_seed=None if args.own_init else args.init_seed, aggregation=args.aggregation,
+        error_feedback=args.error_feedback,
+    )
