@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 KINDS = ("training", "dpgan", "crypto", "storage", "chain", "waiting")
+
+
+@dataclass
+class Span:
+    """One open `Metrics.timed` block; its ``kind`` may be changed before it closes."""
+
+    kind: str
+    start: float  # when it last (re)started running
+    elapsed: float = 0.0  # its exclusive seconds before that
 
 
 class Metrics:
@@ -24,16 +35,32 @@ class Metrics:
         self.points: dict[str, int] = dict(state.get("points", {}))  # balance after round r
         self.bytes_stored: int = int(state.get("bytes_stored", 0))
         self.dp_epsilon_spent: float | None = state.get("dp_epsilon_spent")
+        self._open = threading.local()  # per thread: the stack of open spans
 
     @contextmanager
-    def timed(self, kind: str) -> Iterator[None]:
+    def timed(self, kind: str) -> Iterator[Span]:
+        """Charge the block's wall time to ``kind``, exclusively: while a nested block of another
+        kind runs (a blob fetched inside a chain poll), that time is charged to the inner kind
+        only, so the kinds add up to the time spent. The yielded span's kind may be changed
+        (to "waiting" for a poll that found nothing new) and the whole block moves with it."""
         if kind not in KINDS:
             raise ValueError(f"unknown time kind {kind!r}")
-        start = time.perf_counter()
+        stack: list[Span] = self._open.__dict__.setdefault("stack", [])
+        now = time.perf_counter()
+        if stack:  # pause the enclosing span
+            stack[-1].elapsed += now - stack[-1].start
+        span = Span(kind, now)
+        stack.append(span)
         try:
-            yield
+            yield span
         finally:
-            self.seconds[kind] += time.perf_counter() - start
+            if span.kind not in KINDS:
+                raise ValueError(f"unknown time kind {span.kind!r}")
+            now = time.perf_counter()
+            self.seconds[span.kind] += span.elapsed + now - span.start
+            stack.pop()
+            if stack:  # resume the enclosing span
+                stack[-1].start = now
 
     def record_tx(self, epoch: int, receipt: Any) -> None:
         self.gas[str(epoch)] += int(receipt["gasUsed"])

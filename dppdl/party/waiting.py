@@ -29,13 +29,18 @@ def pause(ctx: PartyContext) -> None:
 def wait_until(
     ctx: PartyContext, condition: Callable[[], T | None], *, deadline_block: int, what: str
 ) -> T | None:
-    """The first truthy value of `condition()`, or None once the chain is past `deadline_block`."""
+    """The first truthy value of `condition()`, or None once the chain is past `deadline_block`.
+
+    The poll that finds the value is chain work; one that finds nothing yet is time spent
+    waiting for peers, and is booked so (storage or crypto done inside a poll keeps its kind).
+    """
     while True:
-        with ctx.metrics.timed("chain"):
+        with ctx.metrics.timed("chain") as poll:
             value = condition()
             if value:
                 return value
             past = ctx.client.w3.eth.block_number > deadline_block
+            poll.kind = "waiting"
         if past:
             ctx.log(f"deadline block {deadline_block} passed waiting for {what}")
             return None

@@ -1,0 +1,39 @@
+"""Metrics.timed: nested kinds are charged exclusively, and a span can change its kind."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from dppdl.party.metrics import Metrics
+
+
+def test_nested_time_goes_to_the_inner_kind_only() -> None:
+    # Prepare
+    m = Metrics()
+    # Execute: 0.05 s of chain around 0.1 s of storage
+    start = time.perf_counter()
+    with m.timed("chain"):
+        time.sleep(0.025)
+        with m.timed("storage"):
+            time.sleep(0.1)
+        time.sleep(0.025)
+    total = time.perf_counter() - start
+    # Assert: the kinds add up to the wall time, and storage is not also counted as chain
+    assert m.seconds["storage"] >= 0.1
+    assert 0.05 <= m.seconds["chain"] < 0.1
+    assert m.seconds["chain"] + m.seconds["storage"] == pytest.approx(total, abs=0.005)
+
+
+def test_a_span_can_be_rebooked_before_it_closes() -> None:
+    m = Metrics()
+    with m.timed("chain") as span:
+        time.sleep(0.02)
+        with m.timed("crypto"):
+            time.sleep(0.02)
+        span.kind = "waiting"
+    assert m.seconds["chain"] == 0.0
+    assert m.seconds["waiting"] >= 0.02 and m.seconds["crypto"] >= 0.02
+    with pytest.raises(ValueError, match="unknown time kind"), m.timed("sleeping"):
+        pass
