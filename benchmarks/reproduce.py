@@ -267,8 +267,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="how a party folds bought updates in (dppdl.learning.collab)")
     p.add_argument("--own-init", action="store_true",
                    help="each party its own initial model (default: one shared, from the seed)")
-    p.add_argument("--no-error-feedback", dest="error_feedback", action="store_false",
-                   help="sell top-k of this epoch's update only, dropping what was not sold")
+    p.add_argument("--error-feedback", action=argparse.BooleanOptionalAction, default=False,
+                   help="sell top-k of the update plus what earlier sales left unsent")
     p.add_argument("--chain", action="store_true",
                    help="DPPDL cells through chain + crypto + storage (run_simulation)")
     p.add_argument("--runs-dir", type=Path, default=ROOT / "runs", help="for --chain runs")

@@ -79,6 +79,9 @@ def tables(results: dict[str, Any]) -> str:
         out.append("Table 5, accuracy % (ours: best party, mean ± sd over seeds [seeds]; "
                    "mean-party accuracy in brackets; paper's value after the slash)\n")
         for model in ("mlp", "cnn"):
+            if not any(k[0] == model and k[4] == schedule for k in groups):
+                out.append(f"{model.upper()}: not run with this schedule.\n")
+                continue
             out.append(f"| {model.upper()} | " + " | ".join(f"P{n}" for n in ALL_PARTIES) + " |")
             out.append("|---|" + "---|" * len(ALL_PARTIES))
             rows = [(row, paper) for row, paper in PAPER_ACC[model].items()]
@@ -109,6 +112,9 @@ def tables(results: dict[str, Any]) -> str:
         out.append("|---|---|---|" + "---|" * len(ALL_PARTIES))
         for model in ("cnn", "mlp"):
             for setting, methods in PAPER_FAIR[model].items():
+                if not any(k[0] == model and k[2] == setting and k[4] == schedule
+                           for k in groups):
+                    continue  # nothing of this model and setting ran with this schedule
                 chain = any(k[0] == model and k[2] == setting and k[3] == "dppdl-chain"
                             and k[4] == schedule for k in groups)
                 for method, paper in [*methods.items(),

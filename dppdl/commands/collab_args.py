@@ -17,8 +17,9 @@ def add_collab_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--aggregation", choices=AGGREGATIONS, default=default.aggregation,
                         help="mean: average own and bought updates; sum: add them (diverges "
                              "with a shared init)")
-    parser.add_argument("--no-error-feedback", dest="error_feedback", action="store_false",
-                        help="sell only this epoch's top-k, dropping what was not sold")
+    parser.add_argument("--error-feedback", action=argparse.BooleanOptionalAction,
+                        default=default.error_feedback,
+                        help="sell top-k of the update plus what earlier sales left unsent")
 
 
 def collab_from_args(args: argparse.Namespace) -> CollabConfig:

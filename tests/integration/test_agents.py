@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from dppdl.chain.clients import RequestState, TaskState
+from dppdl.learning.collab import CollabConfig
 from dppdl.sim.config import SimulationConfig
 from dppdl.sim.reference import ReferenceConfig, run_reference
 from dppdl.sim.simulate import Simulation, wait_all
@@ -69,14 +70,19 @@ def test_happy_path_four_agent_processes(real: SimulationConfig) -> None:
     assert (sim.run_dir / "run.json").exists()
 
 
-def test_chain_path_matches_the_reference_runner(tiny: SimulationConfig) -> None:
+@pytest.mark.parametrize("error_feedback", [False, True], ids=["top-k", "error-feedback"])
+def test_chain_path_matches_the_reference_runner(
+    tiny: SimulationConfig, error_feedback: bool
+) -> None:
     # Prepare: the same seed, shards, models and DP-GANs in one process without chain or crypto
+    collab = CollabConfig(error_feedback=error_feedback)
     reference = run_reference(ReferenceConfig(
         n_parties=tiny.parties, setting=tiny.setting, model=tiny.model, epochs=tiny.epochs,
         seed=tiny.seed, gan=tiny.gan, train_limit=tiny.limit, test_limit=tiny.test_limit,
+        collab=collab,
     ))
     # Execute
-    with Simulation(replace(tiny, in_process=True), log=_keep([])) as sim:
+    with Simulation(replace(tiny, in_process=True, collab=collab), log=_keep([])) as sim:
         sim.run_agents()
         run = sim.collect()
         finals = {pc.data.index: np.load(pc.state_dir / f"task-{sim.task_id}" /
