@@ -49,7 +49,8 @@ class Simulation:
         self.run_id = (
             time.strftime("%Y%m%d-%H%M%S") + f"-{config.setting}-p{config.parties}-s{config.seed}"
         )
-        self.run_dir = config.runs_dir / self.run_id
+        # absolute: party configs store paths relative to their own folder when loaded
+        self.run_dir = (config.runs_dir / self.run_id).absolute()
         self._stack = contextlib.ExitStack()
         self.started = time.perf_counter()
 
