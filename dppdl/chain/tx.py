@@ -12,7 +12,7 @@ from hexbytes import HexBytes
 from web3 import HTTPProvider, Web3
 from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractLogicError, TransactionNotFound, Web3RPCError
-from web3.types import TxParams, TxReceipt
+from web3.types import RPCEndpoint, TxParams, TxReceipt
 
 from dppdl.chain.compiler import Artifact
 from dppdl.chain.reverts import UnknownRevert, register_abi, revert_from_exception
@@ -28,8 +28,11 @@ def connect(rpc_url: str, *, timeout: float = 10.0) -> Web3:
     if not rpc_url.startswith(("http://", "https://")):
         raise RpcUnavailableError(f"no JSON-RPC node answers at {rpc_url} (expected http(s)://)")
     # No automatic retries: a wrong URL must fail within `timeout`, not after a backoff series.
+    # web3 asks eth_chainId before every eth_call (its validation middleware): about 100 round
+    # trips per party per epoch. A node's chain id never changes, so the provider caches it.
     provider = HTTPProvider(
-        rpc_url, request_kwargs={"timeout": timeout}, exception_retry_configuration=None
+        rpc_url, request_kwargs={"timeout": timeout}, exception_retry_configuration=None,
+        cache_allowed_requests=True, cacheable_requests={RPCEndpoint("eth_chainId")},
     )
     w3 = Web3(provider)
     try:
