@@ -1,6 +1,6 @@
 """How parties start and how a party folds the updates it bought into its model (Algorithm 2).
 
-Two choices the paper leaves open, fixed here by the task (DESIGN §4.3, step 3):
+Choices the paper leaves open, fixed here by the task (DESIGN §4.3, steps 2 and 3):
 
 - **Initial model.** With ``init_seed`` set, every party starts from the same weights
   ``build_model(model, seed=init_seed)``, published in the task spec. Exchanging weight updates

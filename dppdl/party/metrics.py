@@ -54,13 +54,13 @@ class Metrics:
         try:
             yield span
         finally:
-            if span.kind not in KINDS:
-                raise ValueError(f"unknown time kind {span.kind!r}")
             now = time.perf_counter()
-            self.seconds[span.kind] += span.elapsed + now - span.start
             stack.pop()
             if stack:  # resume the enclosing span
                 stack[-1].start = now
+            if span.kind not in KINDS:  # checked after the stack is restored
+                raise ValueError(f"unknown time kind {span.kind!r}")
+            self.seconds[span.kind] += span.elapsed + now - span.start
 
     def record_tx(self, epoch: int, receipt: Any) -> None:
         self.gas[str(epoch)] += int(receipt["gasUsed"])
