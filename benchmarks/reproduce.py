@@ -28,9 +28,10 @@ from typing import Any
 
 import torch
 
+from dppdl.commands.collab_args import add_collab_args, collab_from_args
 from dppdl.errors import ConfigError, DataMissingError
 from dppdl.learning.baselines import run_baseline
-from dppdl.learning.collab import AGGREGATIONS, CollabConfig
+from dppdl.learning.collab import CollabConfig
 from dppdl.learning.data import MnistData, load_mnist, make_partition, party_tensors
 from dppdl.learning.dpgan import DPGANConfig
 from dppdl.learning.sgd import TrainConfig
@@ -78,8 +79,7 @@ def schedule_key(args: argparse.Namespace, method: str = "dppdl") -> str:
 
 def collab_for(args: argparse.Namespace, seed: int) -> CollabConfig:
     """The cell's initial model and rule; the shared initial model varies with the seed."""
-    return CollabConfig(init_seed=None if args.own_init else seed, aggregation=args.aggregation,
-                        error_feedback=args.error_feedback)
+    return collab_from_args(args, init_seed=seed)
 
 
 def cell_key(model: str, n: int, setting: str, method: str, seed: int, schedule: str) -> str:
@@ -263,12 +263,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="DP-GAN epochs (ε = 4, δ = 1e-5 kept; default DPGANConfig's)")
     p.add_argument("--limit", type=int, default=None, help="examples per party (tiny runs)")
     p.add_argument("--test-limit", type=int, default=None, help="MNIST test examples")
-    p.add_argument("--aggregation", choices=AGGREGATIONS, default="mean",
-                   help="how a party folds bought updates in (dppdl.learning.collab)")
-    p.add_argument("--own-init", action="store_true",
-                   help="each party its own initial model (default: one shared, from the seed)")
-    p.add_argument("--error-feedback", action=argparse.BooleanOptionalAction, default=False,
-                   help="sell top-k of the update plus what earlier sales left unsent")
+    add_collab_args(p, init_seed=False)  # the shared initial model follows each cell's seed
     p.add_argument("--chain", action="store_true",
                    help="DPPDL cells through chain + crypto + storage (run_simulation)")
     p.add_argument("--runs-dir", type=Path, default=ROOT / "runs", help="for --chain runs")

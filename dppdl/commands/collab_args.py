@@ -7,11 +7,13 @@ import argparse
 from dppdl.learning.collab import AGGREGATIONS, CollabConfig
 
 
-def add_collab_args(parser: argparse.ArgumentParser) -> None:
-    """Flags for the task's initial model and aggregation rule (dppdl.learning.collab)."""
+def add_collab_args(parser: argparse.ArgumentParser, *, init_seed: bool = True) -> None:
+    """Flags for the task's initial model and aggregation rule (dppdl.learning.collab);
+    without ``init_seed`` the caller supplies the shared seed itself (the benchmark's run seed)."""
     default = CollabConfig()
-    parser.add_argument("--init-seed", type=int, default=default.init_seed, metavar="SEED",
-                        help="every party starts from the model initialised with this seed")
+    if init_seed:
+        parser.add_argument("--init-seed", type=int, default=default.init_seed, metavar="SEED",
+                            help="every party starts from the model initialised with this seed")
     parser.add_argument("--own-init", action="store_true",
                         help="each party initialises its own model instead (ablation)")
     parser.add_argument("--aggregation", choices=AGGREGATIONS, default=default.aggregation,
@@ -22,9 +24,11 @@ def add_collab_args(parser: argparse.ArgumentParser) -> None:
                         help="sell top-k of the update plus what earlier sales left unsent")
 
 
-def collab_from_args(args: argparse.Namespace) -> CollabConfig:
-    """The CollabConfig the flags ask for (a bad value is a one-line ConfigError)."""
+def collab_from_args(args: argparse.Namespace, *, init_seed: int | None = None) -> CollabConfig:
+    """The CollabConfig the flags ask for (a bad value is a one-line ConfigError); ``init_seed``
+    replaces the --init-seed flag where the caller added none."""
+    seed = args.init_seed if init_seed is None else init_seed
     return CollabConfig(
-        init_seed=None if args.own_init else args.init_seed, aggregation=args.aggregation,
+        init_seed=None if args.own_init else seed, aggregation=args.aggregation,
         error_feedback=args.error_feedback,
     )
