@@ -29,6 +29,7 @@ from typing import Any
 
 import torch
 
+from dppdl.chain.rpc_stats import named, selector_names
 from dppdl.errors import ConfigError
 from dppdl.learning.dpgan import DPGANConfig
 from dppdl.sim.config import SimulationConfig
@@ -111,7 +112,23 @@ def per_epoch(run_a: dict[str, Any], run_b: dict[str, Any], *, a: int, b: int,
         "whole_run_b": {"timings": run_b["timings"], "wall_seconds": run_b["wall_seconds"]},
         "run_dirs": [run_a["_run_dir"], run_b["_run_dir"]],
         "best_final_accuracy": max(row[-1] for row in run_b["accuracy"]),
+        "rpc_per_party_epoch": rpc_per_epoch(run_a, run_b, k=k, n=n),
     }
+
+
+def rpc_per_epoch(run_a: dict[str, Any], run_b: dict[str, Any], *, k: int,
+                  n: int) -> dict[str, float] | None:  # fmt: skip
+    """JSON-RPC round trips and methods (eth_call by function) per party per epoch, or None for
+    runs from before the agents counted them."""
+    if not run_a.get("rpc") or not run_b.get("rpc"):
+        return None
+    names = {}
+    for record in Path(run_b["_run_dir"], "deployments").glob("*.json"):
+        for contract in json.loads(record.read_text()).get("contracts", {}).values():
+            names.update(selector_names(contract.get("abi", [])))
+    a, b = named(run_a["rpc"], names), named(run_b["rpc"], names)
+    per = {key: (b[key] - a[key]) / k / n for key in b}
+    return dict(sorted(per.items(), key=lambda kv: -kv[1]))
 
 
 def crypto_figures(quick: bool, paillier_count: int) -> dict[str, Any]:
@@ -197,6 +214,12 @@ def report(results: dict[str, Any]) -> str:
                    f"{e['gas_benchmarking_per_party']:,.0f} gas per party")
         out.append(f"- blob bytes per epoch (all parties): {e['bytes_per_epoch']:,.0f}; "
                    f"benchmarking round {e['bytes_benchmarking']:,.0f}")
+        rpc = e.get("rpc_per_party_epoch")
+        if rpc:
+            calls = [(key[5:], v) for key, v in rpc.items() if key.startswith("call:")]
+            out.append(f"- JSON-RPC per party per epoch: {rpc.get('round_trips', 0):.1f} round "
+                       f"trips, {rpc.get('eth_call', 0):.1f} eth_call ("
+                       + ", ".join(f"{name} {v:.1f}" for name, v in calls if v >= 0.5) + ")")
         out.append(f"- best party's final accuracy in the longer run: "
                    f"{100 * e['best_final_accuracy']:.2f} %\n")
     c = results.get("crypto")
@@ -317,6 +340,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  chain+storage+crypto / work = {100 * share:.1f} % "
                       f"(target <= {100 * TARGET:.0f} % at P4: "
                       f"{'MET' if share <= TARGET else 'MISSED'})")
+            rpc = e["rpc_per_party_epoch"] or {}
+            print("  JSON-RPC per party per epoch: " + ", ".join(
+                f"{key} {v:.1f}" for key, v in rpc.items() if v >= 0.5))
             print(f"  gas/party/epoch {e['gas_per_party_epoch']:,.0f}, tx/party/epoch "
                   f"{e['tx_per_party_epoch']:.2f}, blob bytes/epoch {e['bytes_per_epoch']:,.0f}, "
                   f"DP-GAN {e['dpgan_per_party_once']:.1f} s/party once  ({e['seconds']:.0f} s)")

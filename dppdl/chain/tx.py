@@ -23,8 +23,10 @@ class TxTimeoutError(ChainError, TimeoutError):
     """A transaction was not mined within the timeout."""
 
 
-def connect(rpc_url: str, *, timeout: float = 10.0) -> Web3:
-    """A Web3 over HTTP that has answered eth_chainId; one-line RpcUnavailableError otherwise."""
+def connect(rpc_url: str, *, timeout: float = 10.0, session: Any | None = None) -> Web3:
+    """A Web3 over HTTP that has answered eth_chainId; one-line RpcUnavailableError otherwise.
+
+    `session` (a requests.Session, e.g. `rpc_stats.counting_session`) carries every request."""
     if not rpc_url.startswith(("http://", "https://")):
         raise RpcUnavailableError(f"no JSON-RPC node answers at {rpc_url} (expected http(s)://)")
     # No automatic retries: a wrong URL must fail within `timeout`, not after a backoff series.
@@ -33,6 +35,7 @@ def connect(rpc_url: str, *, timeout: float = 10.0) -> Web3:
     provider = HTTPProvider(
         rpc_url, request_kwargs={"timeout": timeout}, exception_retry_configuration=None,
         cache_allowed_requests=True, cacheable_requests={RPCEndpoint("eth_chainId")},
+        session=session,
     )
     w3 = Web3(provider)
     try:

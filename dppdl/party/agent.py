@@ -34,6 +34,7 @@ class PartyAgent:
         self.ctx = ctx
         self.samples = SampleCache(ctx)
         self._serving_epoch = 0
+        self._upload_deadlines: dict[int, int] = {}
         self.disputes = DisputeDuties(ctx)
         ctx.serve = self.serve
 
@@ -41,10 +42,10 @@ class PartyAgent:
     def run(self) -> dict[str, Any]:
         ctx = self.ctx
         while True:
-            task = ctx.task()
+            task, roster = ctx.task_and_roster()
             if task.state == TaskState.CANCELLED:
                 raise UserError(f"task {ctx.task_id} was cancelled by its requester")
-            me = self.membership()
+            me = next((p for p in roster if p.address == ctx.address), None)
             if me is None:
                 self.join(task)
                 continue
@@ -58,9 +59,9 @@ class PartyAgent:
             elif me.done_epoch == task.epoch:
                 self._wait_for_next_phase(task)
             elif task.epoch == 0:
-                self._benchmark()
+                self._benchmark(task, roster)
             else:
-                self._train_epoch(task.epoch)
+                self._train_epoch(task, roster)
 
     # -- phases --------------------------------------------------------------------------
     def join(self, task: TaskInfo) -> None:
@@ -104,35 +105,49 @@ class PartyAgent:
             f"{p.sample_count} samples per round)"
         )
 
-    def _benchmark(self) -> None:
-        post_labels(self.ctx, self.samples, epoch=0)
-        score_and_report(self.ctx, epoch=0)
+    def _benchmark(self, task: TaskInfo, roster: list[PartyInfo]) -> None:
+        post_labels(self.ctx, self.samples, epoch=0, roster=roster)
+        score_and_report(self.ctx, epoch=0, task=task, roster=roster)
 
-    def _train_epoch(self, epoch: int) -> None:
+    def _train_epoch(self, task: TaskInfo, roster: list[PartyInfo]) -> None:
+        """The task's current epoch of Algorithm 2, with the task and roster read when it began
+        (balances settled, removals done: neither changes before this party is done)."""
         ctx = self.ctx
+        epoch = task.epoch
         self._serving_epoch = epoch
-        roster = ctx.roster()
         me = next(p for p in roster if p.address == ctx.address)
         ctx.metrics.points.setdefault(str(epoch - 1), me.balance)  # settled balance so far
         c_row = credibility_row(ctx, epoch=epoch, roster=roster)
         delta = steps.local_update(ctx, epoch=epoch)
-        steps.request_downloads(ctx, epoch=epoch, c_row=c_row, roster=ctx.roster())
-        steps.upload(ctx, epoch=epoch, delta=delta, roster=roster)
-        steps.aggregate(ctx, epoch=epoch, roster=roster, own_update=delta)
+        steps.request_downloads(ctx, epoch=epoch, c_row=c_row, roster=roster)
+        steps.upload(ctx, task=task, delta=delta, roster=roster)
+        steps.aggregate(ctx, task=task, roster=roster, own_update=delta)
         if str(epoch) not in ctx.metrics.accuracy:
             with ctx.metrics.timed("training"):
                 ctx.metrics.accuracy[str(epoch)] = ctx.participant.evaluate(ctx.test_x, ctx.test_y)
         ctx.log(f"epoch {epoch}: test accuracy {100 * ctx.metrics.accuracy[str(epoch)]:.2f}%")
-        post_labels(ctx, self.samples, epoch=epoch)
-        score_and_report(ctx, epoch=epoch)
+        post_labels(ctx, self.samples, epoch=epoch, roster=roster)
+        score_and_report(ctx, epoch=epoch, task=task, roster=roster)
 
     # -- waiting -------------------------------------------------------------------------
     def serve(self) -> None:
         """Duties owed to others while waiting: disputes (answer, vote, settle), then mask-key
-        reveals for their dropped senders."""
-        self.disputes.serve()
-        if self._serving_epoch >= 1:
-            serve_reveals(self.ctx, epoch=self._serving_epoch)
+        reveals for their dropped senders. One block-number read serves both."""
+        head = self.ctx.block()
+        self.disputes.serve(head=head)
+        epoch = self._serving_epoch
+        if epoch >= 1:
+            serve_reveals(self.ctx, epoch=epoch, head=head,
+                          upload_deadline=self._upload_deadline(epoch))  # fmt: skip
+
+    def _upload_deadline(self, epoch: int) -> int:
+        """The upload deadline of `epoch`, read once (it is fixed when the epoch starts)."""
+        if epoch in self._upload_deadlines:
+            return self._upload_deadlines[epoch]
+        task = self.ctx.task()
+        if task.epoch == epoch:
+            self._upload_deadlines[epoch] = task.upload_deadline
+        return task.upload_deadline
 
     def _wait_for_start(self, task: TaskInfo) -> None:
         ctx = self.ctx

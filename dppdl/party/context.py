@@ -16,6 +16,7 @@ from web3 import Web3
 from dppdl.chain.clients import DppdlClient, PartyInfo, TaskInfo
 from dppdl.chain.deployment import load_deployment
 from dppdl.chain.keystore import load_eth_keystore
+from dppdl.chain.rpc_stats import counting_session
 from dppdl.chain.tx import TxSender, connect
 from dppdl.crypto.keys import PartyKeys
 from dppdl.errors import ConfigError, UserError
@@ -120,6 +121,11 @@ class PartyContext:
         with self.metrics.timed("chain"):
             return self.client.roster(self.task_id)
 
+    def task_and_roster(self) -> tuple[TaskInfo, list[PartyInfo]]:
+        """Both views in one round trip."""
+        with self.metrics.timed("chain"):
+            return self.client.task_and_roster(self.task_id)
+
     def block(self) -> int:
         with self.metrics.timed("chain"):
             return int(self.client.w3.eth.block_number)
@@ -161,12 +167,12 @@ def open_context(
 ) -> PartyContext:  # fmt: skip
     """Connect to chain and storage, load keys, fetch the task spec, restore the checkpoint."""
     password = key_password(config)
-    w3 = w3 or connect(config.rpc_url)
+    checkpoint = Checkpoint(config.state_dir / f"task-{task_id}")
+    metrics = Metrics(checkpoint.get("metrics"))
+    w3 = w3 or connect(config.rpc_url, session=counting_session(metrics.record_rpc))
     deployment = load_deployment(w3=w3, deployment_dir=config.deployments)
     account = Account.from_key(load_eth_keystore(config.key_file, password=password))
     keys = PartyKeys.load(config.box_key_file, password=password)
-    checkpoint = Checkpoint(config.state_dir / f"task-{task_id}")
-    metrics = Metrics(checkpoint.get("metrics"))
     client = DppdlClient.from_deployment(
         deployment, w3, RecordingSender(w3, account, metrics=metrics)
     )

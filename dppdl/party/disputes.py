@@ -183,8 +183,9 @@ class DisputeDuties:
         self._finished: set[int] = set()  # no duty left for me (voted, answered, gave up)
         self._params: TaskParams | None = None
 
-    def serve(self) -> None:
-        self._scan()
+    def serve(self, *, head: int | None = None) -> None:
+        """Scan for new disputes up to block `head` (default: the latest) and do my duties."""
+        self._scan(self.ctx.block() if head is None else head)
         for rid in sorted(self.open):
             self._serve_one(self.open[rid])
 
@@ -207,9 +208,8 @@ class DisputeDuties:
             self._params = self.ctx.task().params
         return self._params
 
-    def _scan(self) -> None:
+    def _scan(self, head: int) -> None:
         ctx = self.ctx
-        head = ctx.block()
         if head < self._from_block:
             return
         with ctx.metrics.timed("chain"):

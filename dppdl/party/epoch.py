@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from dppdl.chain.clients import PartyInfo, PartyStatus, RequestInfo, RequestState, UploadCommitment
+from dppdl.chain.clients import (
+    PartyInfo,
+    PartyStatus,
+    RequestInfo,
+    RequestState,
+    TaskInfo,
+    UploadCommitment,
+)
 from dppdl.crypto.blob import Slot
 from dppdl.crypto.errors import SenderBlobError
 from dppdl.crypto.exchange import encrypt_for, open_sum
@@ -70,27 +77,34 @@ def request_downloads(ctx: PartyContext, *, epoch: int, c_row: np.ndarray,
     ctx.send(epoch, ctx.client.request_downloads, task_id=ctx.task_id, requests=orders)
 
 
-def upload(ctx: PartyContext, *, epoch: int, delta: np.ndarray, roster: list[PartyInfo]) -> None:
+def upload(
+    ctx: PartyContext, *, task: TaskInfo, delta: np.ndarray, roster: list[PartyInfo]
+) -> None:
     """Seal what I sell every receiver that bought from me (top-k of Δw, with error feedback of
-    Δw + what it is still owed); commit all blobs in one tx."""
-    task = ctx.task()
+    Δw + what it is still owed); commit all blobs in one tx. `task` as the epoch began."""
+    epoch = task.epoch
     others = [p for p in roster if p.address != ctx.address and p.status == PartyStatus.CREDIBLE]
 
-    def all_requested() -> bool:
-        return all(ctx.client.requests_by_receiver(ctx.task_id, epoch, p.address) for p in others)
+    def requests() -> dict[str, list[RequestInfo]]:
+        return ctx.client.requests_by_receivers(ctx.task_id, epoch, [p.address for p in others])
 
-    wait_until(
+    def all_requested() -> dict[str, list[RequestInfo]] | None:
+        found = requests()
+        return found if all(found.values()) else None
+
+    # Each receiver requests from all its uploaders in one transaction, so once it has
+    # requested, its sender set (which the masks need) is complete.
+    by_receiver = wait_until(
         ctx,
         all_requested,
         deadline_block=task.request_deadline,
         what=f"every party's epoch-{epoch} download request",
     )
-    with ctx.metrics.timed("chain"):
-        mine = [
-            r
-            for r in ctx.client.requests_by_uploader(ctx.task_id, epoch, ctx.address)
-            if r.state == RequestState.PENDING
-        ]
+    if by_receiver is None:  # past the deadline: serve those who did request
+        with ctx.metrics.timed("chain"):
+            by_receiver = requests()
+    mine = [r for rs in by_receiver.values() for r in rs
+            if r.uploader == ctx.address and r.state == RequestState.PENDING]  # fmt: skip
     if not mine:
         return
     if ctx.config.behaviour == "no-upload":
@@ -104,11 +118,7 @@ def upload(ctx: PartyContext, *, epoch: int, delta: np.ndarray, roster: list[Par
     fresh_keys: dict[str, str] = {}
     still_owed: dict[str, np.ndarray] = {}
     for request in mine:
-        with ctx.metrics.timed("chain"):
-            senders = [
-                addr(r.uploader)
-                for r in ctx.client.requests_by_receiver(ctx.task_id, epoch, request.receiver)
-            ]
+        senders = [addr(r.uploader) for r in by_receiver[request.receiver]]
         residual = owed.get(request.receiver, np.zeros_like(delta)) if feedback else None
         sparse, rest = sell(delta, k=request.amount, residual=residual, order=order)
         if rest is not None:
@@ -141,10 +151,11 @@ def upload(ctx: PartyContext, *, epoch: int, delta: np.ndarray, roster: list[Par
 
 
 def aggregate(
-    ctx: PartyContext, *, epoch: int, roster: list[PartyInfo], own_update: np.ndarray
+    ctx: PartyContext, *, task: TaskInfo, roster: list[PartyInfo], own_update: np.ndarray
 ) -> None:
     """Fetch and check my blobs (disputing bad ones), refund what never came, open the sum of
     the good ones and fold it into my model with my own update ``own_update`` (once)."""
+    epoch = task.epoch
     if ctx.learner_marks.get("aggregated") == epoch:
         return
     with ctx.metrics.timed("chain"):
@@ -152,7 +163,6 @@ def aggregate(
     if not mine:
         ctx.save_learner(aggregated=epoch)
         return
-    task = ctx.task()
     checker = BlobChecker(ctx)
 
     def arrived() -> list[RequestInfo] | None:

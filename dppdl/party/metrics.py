@@ -35,6 +35,8 @@ class Metrics:
         self.points: dict[str, int] = dict(state.get("points", {}))  # balance after round r
         self.bytes_stored: int = int(state.get("bytes_stored", 0))
         self.dp_epsilon_spent: float | None = state.get("dp_epsilon_spent")
+        # JSON-RPC round trips and the methods (and eth_call selectors) they carried
+        self.rpc: dict[str, int] = defaultdict(int, state.get("rpc", {}))
         self._open = threading.local()  # per thread: the stack of open spans
 
     @contextmanager
@@ -66,6 +68,9 @@ class Metrics:
         self.gas[str(epoch)] += int(receipt["gasUsed"])
         self.transactions[str(epoch)] += 1
 
+    def record_rpc(self, key: str, count: int) -> None:
+        self.rpc[key] += count
+
     def to_json(self) -> dict[str, Any]:
         return {
             "seconds": dict(self.seconds),
@@ -76,4 +81,5 @@ class Metrics:
             "points": self.points,
             "bytes_stored": self.bytes_stored,
             "dp_epsilon_spent": self.dp_epsilon_spent,
+            "rpc": dict(self.rpc),
         }

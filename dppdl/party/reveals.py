@@ -35,10 +35,16 @@ def _dropped_for(ctx: PartyContext, theirs: list[RequestInfo]) -> tuple[list[byt
     return dropped, arrived
 
 
-def serve_reveals(ctx: PartyContext, *, epoch: int) -> None:
-    """For each receiver I uploaded to whose other senders dropped out, reveal once."""
+def serve_reveals(ctx: PartyContext, *, epoch: int, head: int, upload_deadline: int) -> None:
+    """For each receiver I uploaded to whose other senders dropped out, reveal once.
+
+    Nothing can be owed before the epoch's upload deadline (`head` is the latest block): a
+    sender drops out only by a refund, which comes after it, and the chain takes no reveal
+    before it either. So a poll before the deadline costs no reads."""
     from dppdl.party.epoch import masks_for
 
+    if head <= upload_deadline:
+        return
     key = f"reveals:{epoch}"
     done = set(ctx.checkpoint.get(key, []))
     client = ctx.client
@@ -69,8 +75,6 @@ def serve_reveals(ctx: PartyContext, *, epoch: int) -> None:
         dropped, arrived = decided
         if not dropped:
             continue  # a dispute may still come until the receiver is done with the epoch
-        if ctx.block() <= ctx.task().upload_deadline:
-            continue  # a dispute can settle before the chain takes reveals: wait for it
         if arrived < 2:
             # With me as the only sender left, my slot keys would unmask my own vector.
             ctx.log(f"epoch {epoch}: not revealing to {request.receiver[:10]}: I am its only "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from dppdl.chain.clients import PartyInfo, PartyStatus
+from dppdl.chain.clients import PartyInfo, PartyStatus, TaskInfo
 from dppdl.party.context import PartyContext
 from dppdl.party.payloads import decode_labels, decode_samples, encode_labels
 from dppdl.party.waiting import wait_until
@@ -42,17 +42,21 @@ class SampleCache:
         return torch.from_numpy(self._by_digest[digest][round])
 
 
-def post_labels(ctx: PartyContext, samples: SampleCache, *, epoch: int) -> None:
-    """Label round `epoch` of every other credible party's samples; one transaction for all."""
-    roster = ctx.roster()
+def post_labels(
+    ctx: PartyContext, samples: SampleCache, *, epoch: int, roster: list[PartyInfo]
+) -> None:
+    """Label round `epoch` of every other credible party's samples; one transaction for all.
+    `roster` is the one the phase began with (the credible set changes only when it closes)."""
     me = my_index(ctx, roster)
+    publishers = [p for p in roster if p.index != me and p.status == PartyStatus.CREDIBLE]
+    with ctx.metrics.timed("chain"):
+        mine = ctx.client.labels_digests(
+            ctx.task_id, epoch, [(ctx.address, p.address) for p in publishers]
+        )
     posts: list[tuple[str, bytes]] = []
-    for p in roster:
-        if p.index == me or p.status != PartyStatus.CREDIBLE:
-            continue
-        with ctx.metrics.timed("chain"):
-            if ctx.client.labels_digest(ctx.task_id, epoch, ctx.address, p.address) != ZERO:
-                continue  # posted before a restart
+    for p, posted in zip(publishers, mine, strict=True):
+        if posted != ZERO:
+            continue  # posted before a restart
         with ctx.metrics.timed("training"):
             labels = ctx.participant.label(samples.round_of(p, epoch))
         posts.append((p.address, ctx.put(encode_labels(labels))))
@@ -65,20 +69,20 @@ def previous_row(ctx: PartyContext, epoch: int, n: int) -> np.ndarray | None:
     return None if saved is None else np.array(saved, dtype=np.float64)
 
 
-def score_and_report(ctx: PartyContext, *, epoch: int) -> None:
-    """Collect the labels of my round-`epoch` samples, update my credibility row, signal done."""
-    roster = ctx.roster()
+def score_and_report(
+    ctx: PartyContext, *, epoch: int, task: TaskInfo, roster: list[PartyInfo]
+) -> None:
+    """Collect the labels of my round-`epoch` samples, update my credibility row, signal done.
+    `task` and `roster` are as the phase began (its deadline and credible set)."""
     me = my_index(ctx, roster)
     n = len(roster)
     labellers = [p for p in roster if p.index != me and p.status == PartyStatus.CREDIBLE]
-    task = ctx.task()
 
     def posted() -> dict[int, bytes] | None:
-        found = {}
-        for p in labellers:
-            digest = ctx.client.labels_digest(ctx.task_id, epoch, p.address, ctx.address)
-            if digest != ZERO:
-                found[p.index] = digest
+        digests = ctx.client.labels_digests(
+            ctx.task_id, epoch, [(p.address, ctx.address) for p in labellers]
+        )
+        found = {p.index: d for p, d in zip(labellers, digests, strict=True) if d != ZERO}
         return found if len(found) == len(labellers) else None
 
     digests = (

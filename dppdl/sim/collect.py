@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -16,6 +18,14 @@ from dppdl.sim.config import SimulationConfig
 def _events(client: DppdlClient, name: str, task_id: int) -> list[Any]:
     event = getattr(client.contract.events, name)
     return list(event.get_logs(argument_filters={"taskId": task_id}, from_block=0))
+
+
+def _summed(counts: Iterable[dict[str, int]]) -> dict[str, int]:
+    """JSON-RPC tallies (see dppdl.chain.rpc_stats) added over parties, largest first."""
+    total: Counter[str] = Counter()
+    for c in counts:
+        total.update(c)
+    return dict(total.most_common())
 
 
 def assemble_run(*, config: SimulationConfig, run_id: str, client: DppdlClient, task_id: int,
@@ -119,6 +129,7 @@ def assemble_run(*, config: SimulationConfig, run_id: str, client: DppdlClient, 
             [r["transactions"].get(str(t), 0) for t in range(rounds)] for r in results
         ],
         "bytes_stored": sum(r["bytes_stored"] for r in results),
+        "rpc": _summed(r.get("rpc", {}) for r in results),
         "timings": {k: round(sum(r["seconds"].get(k, 0.0) for r in results), 3) for k in kinds},
         "timings_per_party": [
             {k: round(r["seconds"].get(k, 0.0), 3) for k in kinds} for r in results

@@ -163,9 +163,11 @@ class DppdlClient:
         return int(self._call(self.contract.functions.taskCount()))
 
     def task(self, task_id: int) -> TaskInfo:
-        params, st, requester, phase_dl, request_dl, upload_dl = self._call(
-            self.contract.functions.getTask(task_id)
-        )
+        return self._task_info(task_id, self._call(self.contract.functions.getTask(task_id)))
+
+    @staticmethod
+    def _task_info(task_id: int, row: Any) -> TaskInfo:
+        params, st, requester, phase_dl, request_dl, upload_dl = row
         return TaskInfo(
             task_id=task_id, params=TaskParams.from_abi(params), requester=requester,
             state=TaskState(st[0]), epoch=st[1], joined=st[2], credible=st[3],
@@ -208,6 +210,16 @@ class DppdlClient:
         fn = self.contract.functions.requestsByReceiver(task_id, epoch, _addr(receiver))
         return [RequestInfo.from_abi(t) for t in self._call(fn)]
 
+    def requests_by_receivers(
+        self, task_id: int, epoch: int, receivers: Sequence[str]
+    ) -> dict[str, list[RequestInfo]]:
+        """`requests_by_receiver` for several receivers in one JSON-RPC batch round trip."""
+        fns = [self.contract.functions.requestsByReceiver(task_id, epoch, _addr(r))
+               for r in receivers]  # fmt: skip
+        rows = self._call_many(fns)
+        return {r: [RequestInfo.from_abi(t) for t in row]
+                for r, row in zip(receivers, rows, strict=True)}  # fmt: skip
+
     def requests_by_uploader(self, task_id: int, epoch: int, uploader: str) -> list[RequestInfo]:
         fn = self.contract.functions.requestsByUploader(task_id, epoch, _addr(uploader))
         return [RequestInfo.from_abi(t) for t in self._call(fn)]
@@ -215,6 +227,22 @@ class DppdlClient:
     def labels_digest(self, task_id: int, epoch: int, labeler: str, publisher: str) -> bytes:
         fn = self.contract.functions.labelsDigest(task_id, epoch, _addr(labeler), _addr(publisher))
         return bytes(self._call(fn))
+
+    def labels_digests(
+        self, task_id: int, epoch: int, pairs: Sequence[tuple[str, str]]
+    ) -> list[bytes]:
+        """`labels_digest` for several (labeler, publisher) pairs in one batch round trip."""
+        fns = [self.contract.functions.labelsDigest(task_id, epoch, _addr(a), _addr(b))
+               for a, b in pairs]  # fmt: skip
+        return [bytes(d) for d in self._call_many(fns)]
+
+    def task_and_roster(self, task_id: int) -> tuple[TaskInfo, list[PartyInfo]]:
+        """`task` and `roster` read in one batch round trip (the same block, too, on a node
+        that answers a batch from one state)."""
+        fns = [self.contract.functions.getTask(task_id),
+               self.contract.functions.getRoster(task_id)]  # fmt: skip
+        task, rows = self._call_many(fns)
+        return self._task_info(task_id, task), [PartyInfo.from_abi(t) for t in rows]
 
     def has_reported(self, task_id: int, epoch: int, reporter: str, target: str) -> bool:
         """Whether `reporter` reported `target` in phase `epoch` (0 = benchmarking)."""
@@ -279,6 +307,15 @@ class DppdlClient:
     def _call(fn: ContractFunction) -> Any:
         with decoding_reverts():
             return fn.call()
+
+    def _call_many(self, fns: Sequence[ContractFunction]) -> list[Any]:
+        """Several views in one JSON-RPC batch request (one HTTP round trip), in order."""
+        if len(fns) <= 1:
+            return [self._call(fn) for fn in fns]
+        with decoding_reverts(), self.w3.batch_requests() as batch:
+            for fn in fns:
+                batch.add(fn)
+            return list(batch.execute())
 
     def _event(self, receipt: TxReceipt, name: str) -> list[dict[str, Any]]:
         logs = self.contract.events[name]().process_receipt(receipt, errors=DISCARD)
