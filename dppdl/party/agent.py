@@ -130,10 +130,11 @@ class PartyAgent:
         score_and_report(ctx, epoch=epoch, task=task, roster=roster)
 
     # -- waiting -------------------------------------------------------------------------
-    def serve(self) -> None:
+    def serve(self, head: int | None = None) -> None:
         """Duties owed to others while waiting: disputes (answer, vote, settle), then mask-key
-        reveals for their dropped senders. One block-number read serves both."""
-        head = self.ctx.block()
+        reveals for their dropped senders. One block number (`head`, read if not given)
+        serves both."""
+        head = self.ctx.block() if head is None else head
         self.disputes.serve(head=head)
         epoch = self._serving_epoch
         if epoch >= 1:
@@ -154,14 +155,17 @@ class PartyAgent:
         block = ctx.block()
         if task.joined >= 3 and block > task.params.join_deadline:
             self._try(ctx.client.start_task, task_id=ctx.task_id)
-        pause(ctx)
+            block = None  # our transaction moved the chain on
+        pause(ctx, head=block)
 
     def _wait_for_next_phase(self, task: TaskInfo) -> None:
         ctx = self.ctx
         self._serving_epoch = max(self._serving_epoch, task.epoch)  # also after a restart
-        if ctx.block() > task.phase_deadline:
+        head: int | None = ctx.block()
+        if head is not None and head > task.phase_deadline:
             self._try(ctx.client.advance_epoch, task_id=ctx.task_id)
-        pause(ctx)
+            head = None  # our transaction moved the chain on
+        pause(ctx, head=head)
 
     def _try(self, call: Any, **kwargs: Any) -> None:
         """A transaction anyone may send; losing the race to another party is fine."""

@@ -101,8 +101,9 @@ class PartyContext:
     learner_marks: dict[str, Any] = field(default_factory=dict)
     # Set by a simulation to stop this agent (another in-process agent failed).
     cancel: threading.Event = field(default_factory=threading.Event)
-    # Duties owed to others while waiting (mask-key reveals), set by the agent.
-    serve: Callable[[], None] | None = None
+    # Duties owed to others while waiting (disputes, mask-key reveals), set by the agent;
+    # called with the latest block number when the caller has it (None: read it).
+    serve: Callable[[int | None], None] | None = None
 
     @property
     def address(self) -> str:

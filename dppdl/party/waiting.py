@@ -16,12 +16,13 @@ class AgentCancelled(DppdlError):
     """The agent was asked to stop (for example, another agent of its simulation failed)."""
 
 
-def pause(ctx: PartyContext) -> None:
-    """Sleep one poll interval, doing what is owed to others first; stop if cancelled."""
+def pause(ctx: PartyContext, *, head: int | None = None) -> None:
+    """Sleep one poll interval, doing what is owed to others first; stop if cancelled.
+    `head`: the latest block number, when the caller has just read it."""
     if ctx.cancel.is_set():
         raise AgentCancelled("stopped by request")
     if ctx.serve is not None:
-        ctx.serve()
+        ctx.serve(head)
     with ctx.metrics.timed("waiting"):
         time.sleep(ctx.config.poll_interval)
 
@@ -39,9 +40,9 @@ def wait_until(
             value = condition()
             if value:
                 return value
-            past = ctx.client.w3.eth.block_number > deadline_block
+            head = int(ctx.client.w3.eth.block_number)
             poll.kind = "waiting"
-        if past:
+        if head > deadline_block:
             ctx.log(f"deadline block {deadline_block} passed waiting for {what}")
             return None
-        pause(ctx)
+        pause(ctx, head=head)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from dppdl_world import World, digest, fresh_key, key_hash
 
 from dppdl.chain.clients import (
@@ -23,6 +24,7 @@ from dppdl.chain.clients import (
     initial_points,
 )
 from dppdl.chain.clients.types import dispute_deposit
+from dppdl.chain.reverts import revert_class
 
 N = 4
 N_PARAMS = 1_000
@@ -137,6 +139,19 @@ def _dispute(world: World, task_id: int, ledger: Ledger, rid: int, receiver: int
         ledger.release(receiver, uploader, deposit + amount, 0)
 
 
+def _batched_reads_agree(world: World, task_id: int, epoch: int) -> None:
+    """The JSON-RPC batch views the agents poll with return what the single views return."""
+    view, addrs = world.view, [world.addr(i) for i in range(N)]
+    assert view.requests_by_receivers(task_id, epoch, addrs) == {
+        a: view.requests_by_receiver(task_id, epoch, a) for a in addrs}
+    pairs = [(a, b) for a in addrs for b in addrs if a != b]
+    digests = view.labels_digests(task_id, epoch, pairs)
+    assert digests == [view.labels_digest(task_id, epoch, a, b) for a, b in pairs]
+    assert view.task_and_roster(task_id) == (view.task(task_id), view.roster(task_id))
+    with pytest.raises(revert_class("PartyNotMember")):  # a revert inside a batch is decoded
+        view.requests_by_receivers(task_id, epoch, [addrs[0], world.addr(7)])
+
+
 def run_happy_path(world: World, *, full_checks: bool = True) -> int:
     """Play the scenario on `world`'s chain; returns the number of transactions sent.
 
@@ -164,6 +179,9 @@ def run_happy_path(world: World, *, full_checks: bool = True) -> int:
     for i in range(N):
         world.parties[i].post_labels(task_id=task_id, labels=[
             (world.addr(j), digest(f"labels{i}{j}")) for j in range(N) if j != i])
+    _batched_reads_agree(world, task_id, 0)
+    assert view.labels_digests(task_id, 0, [(world.addr(0), world.addr(1))]) == [
+        digest("labels01")]
     close = world.all_done(task_id, range(N), reports={i: [REMOVED] for i in range(3)})
     assert world.removed(close) == [(world.addr(REMOVED), 0, 3, 3)]
     info = view.task(task_id)
@@ -173,6 +191,7 @@ def run_happy_path(world: World, *, full_checks: bool = True) -> int:
     orders = {0: {1: 100, 2: 50}, 1: {0: 80, 2: 120}, 2: {0: 60, 1: 150}}
     ids = _epoch_requests(world, task_id, ledger, orders, epoch=1)
     _commit_all(world, task_id, ledger, ids, orders, skip={(0, 2)})
+    _batched_reads_agree(world, task_id, 1)
     _dispute(world, task_id, ledger, ids[(0, 1)], 0, 1, 100, valid=False)  # receiver wins
     _dispute(world, task_id, ledger, ids[(1, 0)], 1, 0, 80, valid=True)  # uploader wins
     world.mine_to(view.task(task_id).upload_deadline)
