@@ -111,7 +111,7 @@ class PartyAgent:
 
     def _train_epoch(self, task: TaskInfo, roster: list[PartyInfo]) -> None:
         """The task's current epoch of Algorithm 2, with the task and roster read when it began
-        (balances settled, removals done: neither changes before this party is done)."""
+        (deadlines and the credible set change only when the phase closes)."""
         ctx = self.ctx
         epoch = task.epoch
         self._serving_epoch = epoch
@@ -119,7 +119,8 @@ class PartyAgent:
         ctx.metrics.points.setdefault(str(epoch - 1), me.balance)  # settled balance so far
         c_row = credibility_row(ctx, epoch=epoch, roster=roster)
         delta = steps.local_update(ctx, epoch=epoch)
-        steps.request_downloads(ctx, epoch=epoch, c_row=c_row, roster=roster)
+        # balances are read again: a dispute settling meanwhile moves deposits and payments
+        steps.request_downloads(ctx, epoch=epoch, c_row=c_row, roster=ctx.roster())
         steps.upload(ctx, task=task, delta=delta, roster=roster)
         steps.aggregate(ctx, task=task, roster=roster, own_update=delta)
         if str(epoch) not in ctx.metrics.accuracy:

@@ -50,16 +50,27 @@ def slot_of(request: RequestInfo) -> Slot:
 
 def committed_hashes(ctx: PartyContext, request: RequestInfo) -> tuple[bytes, bytes]:
     """(blob digest, key hash) committed for `request`, read from its UploadCommitted event."""
+    return committed_hashes_of(ctx, [request])[request.request_id]
+
+
+def committed_hashes_of(
+    ctx: PartyContext, requests: list[RequestInfo]
+) -> dict[int, tuple[bytes, bytes]]:
+    """`committed_hashes` of several committed requests, from one log query."""
+    if not requests:
+        return {}
+    ids = [r.request_id for r in requests]
     with ctx.metrics.timed("chain"):
         logs = ctx.client.contract.events.UploadCommitted.get_logs(
-            argument_filters={"taskId": ctx.task_id, "requestId": request.request_id},
-            from_block=max(0, request.commit_block - 1),
-            to_block=request.commit_block,
+            argument_filters={"taskId": ctx.task_id, "requestId": ids},
+            from_block=max(0, min(r.commit_block for r in requests) - 1),
+            to_block=max(r.commit_block for r in requests),
         )
-    if not logs:
-        raise RuntimeError(f"no UploadCommitted event for request {request.request_id}")
-    args = logs[0]["args"]
-    return bytes(args["blobDigest"]), bytes(args["keyHash"])
+    found = {int(log["args"]["requestId"]): log["args"] for log in logs}
+    missing = [rid for rid in ids if rid not in found]
+    if missing:
+        raise RuntimeError(f"no UploadCommitted event for request(s) {missing}")
+    return {rid: (bytes(found[rid]["blobDigest"]), bytes(found[rid]["keyHash"])) for rid in ids}
 
 
 def _fetch(ctx: PartyContext, digest: bytes) -> tuple[bytes | None, str | None]:
@@ -108,11 +119,12 @@ class BlobChecker:
         self.bad: dict[int, RequestInfo] = {}  # request id -> request whose blob did not
 
     def check(self, requests: Iterable[RequestInfo]) -> None:
-        for request in requests:
+        new = [r for r in requests if r.state == RequestState.COMMITTED
+               and r.request_id not in self.good and r.request_id not in self.bad]  # fmt: skip
+        hashes = committed_hashes_of(self.ctx, new)
+        for request in new:
             rid = request.request_id
-            if request.state != RequestState.COMMITTED or rid in self.good or rid in self.bad:
-                continue
-            digest, key_hash = committed_hashes(self.ctx, request)
+            digest, key_hash = hashes[rid]
             data, problem = _fetch(self.ctx, digest)
             if data is not None:
                 problem = self._open_problem(request, data)

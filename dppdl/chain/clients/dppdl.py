@@ -237,11 +237,15 @@ class DppdlClient:
         return [bytes(d) for d in self._call_many(fns)]
 
     def task_and_roster(self, task_id: int) -> tuple[TaskInfo, list[PartyInfo]]:
-        """`task` and `roster` read in one batch round trip (the same block, too, on a node
-        that answers a batch from one state)."""
+        """`task` and `roster` as of one block (the latest): a consistent snapshot.
+
+        Both are read in one batch pinned to that block number. A batch alone is not enough:
+        a node may answer its calls at different blocks (Anvil runs them concurrently), and a
+        roster older than the task can show a party that the phase's close just removed."""
+        block = int(self.w3.eth.block_number)
         fns = [self.contract.functions.getTask(task_id),
                self.contract.functions.getRoster(task_id)]  # fmt: skip
-        task, rows = self._call_many(fns)
+        task, rows = self._call_many(fns, block=block)
         return self._task_info(task_id, task), [PartyInfo.from_abi(t) for t in rows]
 
     def has_reported(self, task_id: int, epoch: int, reporter: str, target: str) -> bool:
@@ -308,13 +312,17 @@ class DppdlClient:
         with decoding_reverts():
             return fn.call()
 
-    def _call_many(self, fns: Sequence[ContractFunction]) -> list[Any]:
-        """Several views in one JSON-RPC batch request (one HTTP round trip), in order."""
+    def _call_many(self, fns: Sequence[ContractFunction], *, block: int | None = None) -> list[Any]:
+        """Several views in one JSON-RPC batch request (one HTTP round trip), in order; each
+        at `block` if given, else at whatever block the node answers it (not necessarily one
+        block for all)."""
+        at = "latest" if block is None else block
         if len(fns) <= 1:
-            return [self._call(fn) for fn in fns]
+            with decoding_reverts():
+                return [fn.call(block_identifier=at) for fn in fns]
         with decoding_reverts(), self.w3.batch_requests() as batch:
             for fn in fns:
-                batch.add(fn)
+                batch.add(fn.call(block_identifier=at))
             return list(batch.execute())
 
     def _event(self, receipt: TxReceipt, name: str) -> list[dict[str, Any]]:
