@@ -43,6 +43,8 @@ class PartyAgent:
         ctx = self.ctx
         while True:
             task, roster = ctx.task_and_roster()
+            if task.state in (TaskState.BENCHMARKING, TaskState.TRAINING):
+                ctx.metrics.phase = str(task.epoch)  # what follows is booked to this phase
             if task.state == TaskState.CANCELLED:
                 raise UserError(f"task {ctx.task_id} was cancelled by its requester")
             me = next((p for p in roster if p.address == ctx.address), None)

@@ -23,7 +23,8 @@ class Span:
 
 
 class Metrics:
-    """Accumulates seconds per kind, gas/tx per chain epoch, accuracy and credibility per round."""
+    """Accumulates seconds per kind (in all and per chain phase), gas/tx per chain epoch, JSON-RPC
+    round trips, accuracy and credibility per round."""
 
     def __init__(self, state: dict[str, Any] | None = None) -> None:
         state = state or {}
@@ -37,6 +38,17 @@ class Metrics:
         self.dp_epsilon_spent: float | None = state.get("dp_epsilon_spent")
         # JSON-RPC round trips and the methods (and eth_call selectors) they carried
         self.rpc: dict[str, int] = defaultdict(int, state.get("rpc", {}))
+        # The same per chain phase ("setup" before the task starts, "0" benchmarking, "t"
+        # epoch t): the agent sets `phase` whenever it reads the task.
+        self.phase: str = "setup"
+        self.phase_seconds: dict[str, dict[str, float]] = defaultdict(
+            lambda: defaultdict(float),
+            {k: defaultdict(float, v) for k, v in state.get("phase_seconds", {}).items()},
+        )
+        self.phase_rpc: dict[str, dict[str, int]] = defaultdict(
+            lambda: defaultdict(int),
+            {k: defaultdict(int, v) for k, v in state.get("phase_rpc", {}).items()},
+        )
         self._open = threading.local()  # per thread: the stack of open spans
 
     @contextmanager
@@ -62,7 +74,9 @@ class Metrics:
                 stack[-1].start = now
             if span.kind not in KINDS:  # checked after the stack is restored
                 raise ValueError(f"unknown time kind {span.kind!r}")
-            self.seconds[span.kind] += span.elapsed + now - span.start
+            spent = span.elapsed + now - span.start
+            self.seconds[span.kind] += spent
+            self.phase_seconds[self.phase][span.kind] += spent
 
     def record_tx(self, epoch: int, receipt: Any) -> None:
         self.gas[str(epoch)] += int(receipt["gasUsed"])
@@ -70,6 +84,7 @@ class Metrics:
 
     def record_rpc(self, key: str, count: int) -> None:
         self.rpc[key] += count
+        self.phase_rpc[self.phase][key] += count
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -82,4 +97,6 @@ class Metrics:
             "bytes_stored": self.bytes_stored,
             "dp_epsilon_spent": self.dp_epsilon_spent,
             "rpc": dict(self.rpc),
+            "phase_seconds": {k: dict(v) for k, v in self.phase_seconds.items()},
+            "phase_rpc": {k: dict(v) for k, v in self.phase_rpc.items()},
         }

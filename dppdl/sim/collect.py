@@ -28,6 +28,20 @@ def _summed(counts: Iterable[dict[str, int]]) -> dict[str, int]:
     return dict(total.most_common())
 
 
+def _per_phase(rows: list[dict[str, dict[str, Any]]], *, digits: int | None = None
+               ) -> dict[str, dict[str, Any]]:  # fmt: skip
+    """{phase: {key: value}} of each party, added over parties."""
+    out: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        for phase, values in row.items():
+            into = out.setdefault(phase, {})
+            for key, value in values.items():
+                into[key] = into.get(key, 0) + value
+    if digits is not None:
+        out = {p: {k: round(v, digits) for k, v in vs.items()} for p, vs in out.items()}
+    return out
+
+
 def assemble_run(*, config: SimulationConfig, run_id: str, client: DppdlClient, task_id: int,
                  party_configs: list[PartyConfig], wall_seconds: float,
 ) -> dict[str, Any]:  # fmt: skip
@@ -130,6 +144,9 @@ def assemble_run(*, config: SimulationConfig, run_id: str, client: DppdlClient, 
         ],
         "bytes_stored": sum(r["bytes_stored"] for r in results),
         "rpc": _summed(r.get("rpc", {}) for r in results),
+        # per chain phase ("setup", "0" benchmarking, "t" epoch t), summed over parties
+        "phase_timings": _per_phase([r.get("phase_seconds", {}) for r in results], digits=3),
+        "phase_rpc": _per_phase([r.get("phase_rpc", {}) for r in results]),
         "timings": {k: round(sum(r["seconds"].get(k, 0.0) for r in results), 3) for k in kinds},
         "timings_per_party": [
             {k: round(r["seconds"].get(k, 0.0), 3) for k in kinds} for r in results

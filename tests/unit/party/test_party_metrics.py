@@ -37,3 +37,19 @@ def test_a_span_can_be_rebooked_before_it_closes() -> None:
     assert m.seconds["waiting"] >= 0.02 and m.seconds["crypto"] >= 0.02
     with pytest.raises(ValueError, match="unknown time kind"), m.timed("sleeping"):
         pass
+
+
+def test_time_and_round_trips_are_also_booked_to_the_current_phase_and_survive_a_reload() -> None:
+    m = Metrics()
+    with m.timed("training"):
+        time.sleep(0.01)
+    m.phase = "2"
+    with m.timed("chain"):
+        time.sleep(0.01)
+    m.record_rpc("eth_call", 3)
+    again = Metrics(m.to_json())
+    assert set(again.phase_seconds) == {"setup", "2"}
+    assert again.phase_seconds["setup"]["training"] == pytest.approx(m.seconds["training"])
+    assert again.phase_seconds["2"]["chain"] == pytest.approx(m.seconds["chain"])
+    assert "chain" not in again.phase_seconds["setup"]
+    assert again.phase_rpc == {"2": {"eth_call": 3}} and again.rpc == {"eth_call": 3}
