@@ -114,6 +114,7 @@ def per_epoch(run_a: dict[str, Any], run_b: dict[str, Any], *, a: int, b: int,
         "best_final_accuracy": max(row[-1] for row in run_b["accuracy"]),
         "rpc_per_party_epoch": rpc_per_epoch(run_a, run_b, k=k, n=n),
         "direct": direct(run_b, epochs=b, n=n),
+        "removed_parties": len(run_b.get("removals", [])),
     }
 
 
@@ -239,6 +240,10 @@ def report(results: dict[str, Any]) -> str:
                    + " | ".join(_secs(t[k]) for k in (*WORK, "waiting"))
                    + f" | {_secs(e['wall_per_epoch'], 1)} |")
         out.append("")
+        if e.get("removed_parties"):
+            out.append(f"- **{e['removed_parties']} of {e['parties']} parties were removed** "
+                       "during the run (poor DP-GAN samples): the per-party figures average "
+                       "over parties that stopped working.")
         if d and d["overhead_share_of_work"] is not None:
             ds = d["overhead_share_of_work"]
             out.append(f"- **chain + storage + crypto / (training + chain + storage + crypto), "
