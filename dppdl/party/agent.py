@@ -155,8 +155,8 @@ class PartyAgent:
 
     def _wait_for_start(self, task: TaskInfo) -> None:
         ctx = self.ctx
-        block = ctx.block()
-        if task.joined >= 3 and block > task.params.join_deadline:
+        block: int | None = ctx.block()
+        if task.joined >= 3 and block is not None and block > task.params.join_deadline:
             self._try(ctx.client.start_task, task_id=ctx.task_id)
             block = None  # our transaction moved the chain on
         pause(ctx, head=block)

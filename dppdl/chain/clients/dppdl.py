@@ -9,7 +9,7 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 from web3.logs import DISCARD
-from web3.types import TxReceipt
+from web3.types import BlockIdentifier, TxReceipt
 
 from dppdl.chain.clients.types import (
     DisputeInfo,
@@ -316,7 +316,7 @@ class DppdlClient:
         """Several views in one JSON-RPC batch request (one HTTP round trip), in order; each
         at `block` if given, else at whatever block the node answers it (not necessarily one
         block for all)."""
-        at = "latest" if block is None else block
+        at: BlockIdentifier = "latest" if block is None else block
         if len(fns) <= 1:
             with decoding_reverts():
                 return [fn.call(block_identifier=at) for fn in fns]
