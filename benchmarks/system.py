@@ -112,7 +112,6 @@ def per_epoch(run_a: dict[str, Any], run_b: dict[str, Any], *, a: int, b: int,
         "whole_run_b": {"timings": run_b["timings"], "wall_seconds": run_b["wall_seconds"]},
         "run_dirs": [run_a["_run_dir"], run_b["_run_dir"]],
         "best_final_accuracy": max(row[-1] for row in run_b["accuracy"]),
-        "rpc_per_party_epoch": rpc_per_epoch(run_a, run_b, k=k, n=n),
         "direct": direct(run_b, epochs=b, n=n),
         "removed_parties": len(run_b.get("removals", [])),
     }
@@ -148,18 +147,6 @@ def _selector_names(run: dict[str, Any]) -> dict[str, str]:
         for contract in json.loads(record.read_text()).get("contracts", {}).values():
             names.update(selector_names(contract.get("abi", [])))
     return names
-
-
-def rpc_per_epoch(run_a: dict[str, Any], run_b: dict[str, Any], *, k: int,
-                  n: int) -> dict[str, float] | None:  # fmt: skip
-    """JSON-RPC round trips and methods (eth_call by function) per party per epoch, or None for
-    runs from before the agents counted them."""
-    if not run_a.get("rpc") or not run_b.get("rpc"):
-        return None
-    names = _selector_names(run_b)
-    a, b = named(run_a["rpc"], names), named(run_b["rpc"], names)
-    per = {key: (b[key] - a[key]) / k / n for key in b}
-    return dict(sorted(per.items(), key=lambda kv: -kv[1]))
 
 
 def crypto_figures(quick: bool, paillier_count: int) -> dict[str, Any]:
@@ -264,7 +251,7 @@ def report(results: dict[str, Any]) -> str:
                    f"{e['gas_benchmarking_per_party']:,.0f} gas per party")
         out.append(f"- blob bytes per epoch (all parties): {e['bytes_per_epoch']:,.0f}; "
                    f"benchmarking round {e['bytes_benchmarking']:,.0f}")
-        rpc = (d or {}).get("rpc_per_party_epoch") or e.get("rpc_per_party_epoch")
+        rpc = (d or {}).get("rpc_per_party_epoch")
         if rpc:
             calls = [(key[5:], v) for key, v in rpc.items() if key.startswith("call:")]
             out.append(f"- JSON-RPC per party per epoch: {rpc.get('round_trips', 0):.1f} round "
@@ -394,7 +381,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  chain+storage+crypto / work = {100 * share:.1f} % "
                       f"(target <= {100 * TARGET:.0f} % at P4: "
                       f"{'MET' if share <= TARGET else 'MISSED'})")
-            rpc = d.get("rpc_per_party_epoch") or e["rpc_per_party_epoch"] or {}
+            rpc = d.get("rpc_per_party_epoch") or {}
             print("  JSON-RPC per party per epoch: " + ", ".join(
                 f"{key} {v:.1f}" for key, v in rpc.items() if v >= 0.5))
             print(f"  gas/party/epoch {e['gas_per_party_epoch']:,.0f}, tx/party/epoch "

@@ -34,7 +34,7 @@ class PartyAgent:
         self.ctx = ctx
         self.samples = SampleCache(ctx)
         self._serving_epoch = 0
-        self._upload_deadlines: dict[int, int] = {}
+        self._task: TaskInfo | None = None  # as the loop last read it
         self.disputes = DisputeDuties(ctx)
         ctx.serve = self.serve
 
@@ -43,11 +43,12 @@ class PartyAgent:
         ctx = self.ctx
         while True:
             task, roster = ctx.task_and_roster()
+            self._task = task
             if task.state in (TaskState.BENCHMARKING, TaskState.TRAINING):
                 ctx.metrics.phase = str(task.epoch)  # what follows is booked to this phase
             if task.state == TaskState.CANCELLED:
                 raise UserError(f"task {ctx.task_id} was cancelled by its requester")
-            me = next((p for p in roster if p.address == ctx.address), None)
+            me = self._entry(roster)
             if me is None:
                 self.join(task)
                 continue
@@ -139,35 +140,23 @@ class PartyAgent:
         serves both."""
         head = self.ctx.block() if head is None else head
         self.disputes.serve(head=head)
-        epoch = self._serving_epoch
-        if epoch >= 1:
-            serve_reveals(self.ctx, epoch=epoch, head=head,
-                          upload_deadline=self._upload_deadline(epoch))  # fmt: skip
-
-    def _upload_deadline(self, epoch: int) -> int:
-        """The upload deadline of `epoch`, read once (it is fixed when the epoch starts)."""
-        if epoch in self._upload_deadlines:
-            return self._upload_deadlines[epoch]
-        task = self.ctx.task()
-        if task.epoch == epoch:
-            self._upload_deadlines[epoch] = task.upload_deadline
-        return task.upload_deadline
+        if self._serving_epoch >= 1 and self._task is not None:  # the loop's task: its phase
+            serve_reveals(self.ctx, epoch=self._serving_epoch, head=head,
+                          upload_deadline=self._task.upload_deadline)  # fmt: skip
 
     def _wait_for_start(self, task: TaskInfo) -> None:
         ctx = self.ctx
-        block: int | None = ctx.block()
-        if task.joined >= 3 and block is not None and block > task.params.join_deadline:
+        block = ctx.block()
+        if task.joined >= 3 and block > task.params.join_deadline:
             self._try(ctx.client.start_task, task_id=ctx.task_id)
-            block = None  # our transaction moved the chain on
         pause(ctx, head=block)
 
     def _wait_for_next_phase(self, task: TaskInfo) -> None:
         ctx = self.ctx
         self._serving_epoch = max(self._serving_epoch, task.epoch)  # also after a restart
-        head: int | None = ctx.block()
-        if head is not None and head > task.phase_deadline:
+        head = ctx.block()
+        if head > task.phase_deadline:
             self._try(ctx.client.advance_epoch, task_id=ctx.task_id)
-            head = None  # our transaction moved the chain on
         pause(ctx, head=head)
 
     def _try(self, call: Any, **kwargs: Any) -> None:
@@ -183,11 +172,10 @@ class PartyAgent:
 
     def membership(self) -> PartyInfo | None:
         """This party's roster entry on the chain, or None before it joined."""
-        ctx = self.ctx
-        for p in ctx.roster():
-            if p.address == ctx.address:
-                return p
-        return None
+        return self._entry(self.ctx.roster())
+
+    def _entry(self, roster: list[PartyInfo]) -> PartyInfo | None:
+        return next((p for p in roster if p.address == self.ctx.address), None)
 
     # -- the end -------------------------------------------------------------------------
     def _finish(self, task: TaskInfo, *, removed: bool) -> dict[str, Any]:

@@ -123,7 +123,7 @@ class PartyContext:
             return self.client.roster(self.task_id)
 
     def task_and_roster(self) -> tuple[TaskInfo, list[PartyInfo]]:
-        """Both views in one round trip."""
+        """Both views as of one block (a block-number read, then one batch)."""
         with self.metrics.timed("chain"):
             return self.client.task_and_roster(self.task_id)
 

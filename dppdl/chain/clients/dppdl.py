@@ -308,18 +308,17 @@ class DppdlClient:
         return receipt
 
     @staticmethod
-    def _call(fn: ContractFunction) -> Any:
+    def _call(fn: ContractFunction, *, at: BlockIdentifier = "latest") -> Any:
         with decoding_reverts():
-            return fn.call()
+            return fn.call(block_identifier=at)
 
     def _call_many(self, fns: Sequence[ContractFunction], *, block: int | None = None) -> list[Any]:
         """Several views in one JSON-RPC batch request (one HTTP round trip), in order; each
         at `block` if given, else at whatever block the node answers it (not necessarily one
         block for all)."""
         at: BlockIdentifier = "latest" if block is None else block
-        if len(fns) <= 1:
-            with decoding_reverts():
-                return [fn.call(block_identifier=at) for fn in fns]
+        if len(fns) <= 1:  # no batch for zero or one call
+            return [self._call(fn, at=at) for fn in fns]
         with decoding_reverts(), self.w3.batch_requests() as batch:
             for fn in fns:
                 batch.add(fn.call(block_identifier=at))
