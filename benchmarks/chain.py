@@ -1,7 +1,9 @@
-"""Transaction throughput on Anvil: web3 defaults vs our TxSender (estimated, pre-filled).
+"""Transactions and views on Anvil: web3 defaults against our TxSender and Views.
 
 Run once: `.venv/bin/python benchmarks/chain.py [--n 200]`. Prints tx/s per mode and the ratio to
-the web3-defaults baseline measured in the same run.
+the web3-defaults baseline, then the time per view call of the Dppdl contract through web3's
+`ContractFunction.call()` and through `dppdl.chain.views.Views` (wall and CPU), both measured in
+the same run.
 """
 
 from __future__ import annotations
@@ -9,11 +11,14 @@ from __future__ import annotations
 import argparse
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from dppdl.chain.compiler import compile_contracts
 from dppdl.chain.devnet import PublicKeyWarning, dev_accounts, start_devnet
 from dppdl.chain.tx import TxSender, connect
+from dppdl.chain.views import Views
 
 FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "contracts" / "fixtures" / "contracts"
 
@@ -66,6 +71,8 @@ def main() -> None:
         signing = args.n / (time.perf_counter() - t0)
         assert counter.functions.value().call() == 3 * args.n
 
+        views = _views(w3, accounts[0], args.n)
+
     print(f"transactions per mode: {args.n} (Counter.increment, Anvil automine)")
     print(f"{'mode':44} {'tx/s':>8} {'vs defaults':>12}")
     for name, rate in [
@@ -75,6 +82,36 @@ def main() -> None:
         ("signing only (upper bound)", signing),
     ]:
         print(f"{name:44} {rate:8.1f} {rate / base:11.2f}x")
+    print(f"\nview calls per mode: {args.n} each of taskCount() and balanceOf(0, address) on Dppdl")
+    print(f"{'mode':44} {'wall ms':>8} {'CPU ms':>8} {'CPU vs web3':>12}")
+    (_, web3_cpu) = views[0][1:]
+    for name, wall, cpu in views:
+        print(f"{name:44} {wall * 1e3:8.3f} {cpu * 1e3:8.3f} {web3_cpu / cpu:11.2f}x")
+
+
+def _views(w3: Any, deployer: Any, n: int) -> list[tuple[str, float, float]]:
+    """(mode, wall s, CPU s) per view call: web3's ContractFunction.call() and Views.call()."""
+    artifact = compile_contracts()["Dppdl"]
+    address, _ = TxSender(w3, deployer).deploy(artifact)
+    contract = w3.eth.contract(address=address, abi=artifact.abi)
+    views = Views(w3, address, artifact.abi)
+    who = deployer.address
+    modes: list[tuple[str, Callable[[], Any]]] = [
+        ("web3 ContractFunction.call()", lambda: (
+            contract.functions.taskCount().call(),
+            contract.functions.balanceOf(0, who).call())),
+        ("Views.call (ABI read once)", lambda: (
+            views.call("taskCount"), views.call("balanceOf", 0, who))),
+    ]  # fmt: skip
+    out = []
+    for name, fn in modes:
+        fn()  # warm up
+        wall, cpu = time.perf_counter(), time.process_time()
+        for _ in range(n):
+            fn()
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        out.append((name, wall / (2 * n), cpu / (2 * n)))
+    return out
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from eth_abi.exceptions import DecodingError
 from eth_utils import keccak, to_checksum_address
 from web3.exceptions import ContractLogicError, Web3RPCError
 
+from dppdl.chain.abi import abi_type
 from dppdl.errors import ContractRevert
 
 # Solidity's built-in Panic codes (docs: "Panic via assert and error via require").
@@ -48,20 +49,11 @@ class ErrorSpec:
         return keccak(text=self.signature)[:4]
 
 
-def _abi_type(param: Mapping[str, Any]) -> str:
-    """Canonical type of an ABI parameter, expanding tuples (structs)."""
-    typ = str(param["type"])
-    if typ.startswith("tuple"):
-        inner = ",".join(_abi_type(c) for c in param.get("components", []))
-        return f"({inner}){typ[len('tuple'):]}"
-    return typ
-
-
 def error_specs(abi: Iterable[Mapping[str, Any]]) -> list[ErrorSpec]:
     return [
         ErrorSpec(
             name=str(item["name"]),
-            types=tuple(_abi_type(p) for p in item.get("inputs", [])),
+            types=tuple(abi_type(p) for p in item.get("inputs", [])),
             names=tuple(str(p.get("name") or f"arg{i}") for i, p in enumerate(item["inputs"])),
         )
         for item in abi
@@ -213,6 +205,11 @@ def revert_data(exc: BaseException) -> bytes | None:
     if data is None and isinstance(exc, Web3RPCError) and isinstance(exc.rpc_response, dict):
         error = exc.rpc_response.get("error")
         data = error.get("data") if isinstance(error, dict) else None
+    return _revert_bytes(data)
+
+
+def _revert_bytes(data: Any) -> bytes | None:
+    """The revert data in a JSON-RPC error's `data` field, in either node's shape."""
     if isinstance(data, dict):
         data = data.get("result") or data.get("data") or next(
             (v.get("return") for v in data.values() if isinstance(v, dict) and "return" in v),
@@ -243,6 +240,18 @@ def revert_from_exception(
         return decode_revert(data, tx_hash=tx_hash)
     message = str(getattr(exc, "message", None) or exc)
     return UnknownRevert(b"", message=message, tx_hash=tx_hash)
+
+
+def revert_from_rpc_error(error: Mapping[str, Any]) -> ContractRevert | None:
+    """The decoded revert in a JSON-RPC error object (`{"code", "message", "data"}`), or None
+    if the error is not a revert (an unknown method, a malformed request...)."""
+    data = _revert_bytes(error.get("data"))
+    message = str(error.get("message") or "")
+    if data is None and "revert" not in message.lower():
+        return None
+    if data:
+        return decode_revert(data)
+    return UnknownRevert(b"", message=message)
 
 
 @contextmanager

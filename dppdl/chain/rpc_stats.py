@@ -14,7 +14,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import requests
-from web3 import Web3
+
+from dppdl.chain.abi import selector
 
 Sink = Callable[[str, int], None]  # (key, count): "round_trips", a method, or "call:<selector>"
 
@@ -57,21 +58,8 @@ def _keys(body: Any) -> list[str]:
 
 def selector_names(abi: Iterable[dict[str, Any]]) -> dict[str, str]:
     """'0x1234abcd' -> function name, for every function of a contract ABI."""
-    out = {}
-    for item in abi:
-        if item.get("type") != "function":
-            continue
-        types = ",".join(_type(i) for i in item.get("inputs", []))
-        selector = Web3.keccak(text=f"{item['name']}({types})")[:4].hex()
-        out["0x" + selector.removeprefix("0x")] = str(item["name"])
-    return out
-
-
-def _type(param: dict[str, Any]) -> str:
-    kind = str(param["type"])
-    if kind.startswith("tuple"):
-        return "(" + ",".join(_type(c) for c in param.get("components", [])) + ")" + kind[5:]
-    return kind
+    return {"0x" + selector(item).hex(): str(item["name"])
+            for item in abi if item.get("type") == "function"}  # fmt: skip
 
 
 def named(counts: dict[str, int], names: dict[str, str]) -> Counter[str]:

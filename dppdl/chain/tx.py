@@ -14,6 +14,7 @@ from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractLogicError, TransactionNotFound, Web3RPCError
 from web3.types import RPCEndpoint, TxParams, TxReceipt
 
+from dppdl.chain.abi import FunctionSpec
 from dppdl.chain.compiler import Artifact
 from dppdl.chain.reverts import UnknownRevert, register_abi, revert_from_exception
 from dppdl.errors import ChainError, ConfigError, ContractRevert, RpcUnavailableError
@@ -151,9 +152,9 @@ class TxSender:
         value: int = 0, gas: int | None = None,
     ) -> TxParams:
         """A complete EIP-1559 transaction except the nonce (estimating gas when not given)."""
-        if fn is not None:
+        if fn is not None:  # encoded from the ABI entry web3 already matched (no 2nd lookup)
             to = fn.address
-            data = HexBytes(fn._encode_transaction_data())
+            data = HexBytes(FunctionSpec.of(fn.abi).calldata(fn.arguments or ()))
         tx: dict[str, Any] = {
             "from": self.address,
             "value": value,

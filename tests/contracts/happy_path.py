@@ -152,6 +152,31 @@ def _batched_reads_agree(world: World, task_id: int, epoch: int) -> None:
         view.requests_by_receivers(task_id, epoch, [addrs[0], world.addr(7)])
 
 
+def _views_match_web3(world: World, task_id: int, epoch: int, request_ids: list[int]) -> None:
+    """Every view the clients read returns, through `Views`, exactly what web3's
+    `ContractFunction.call()` returns (values and shapes), and a single view's revert is
+    decoded by name."""
+    view, a = world.view, [world.addr(i) for i in range(N)]
+    calls: list[tuple[str, tuple[Any, ...]]] = [
+        ("taskCount", ()), ("getTask", (task_id,)), ("getRoster", (task_id,)),
+        ("getParty", (task_id, a[1])), ("balanceOf", (task_id, a[0])),
+        ("escrowOf", (task_id, a[0])), ("uploadCap", (task_id, a[2])),
+        ("pointTotals", (task_id,)), ("heldOf", (task_id,)),
+        ("requestIdOf", (task_id, epoch, a[0], a[1])),
+        ("requestsByReceiver", (task_id, epoch, a[1])),
+        ("requestsByUploader", (task_id, epoch, a[0])),
+        ("labelsDigest", (task_id, 0, a[0], a[1])), ("hasReported", (task_id, 0, a[0], a[3])),
+        ("reportsBy", (task_id, 0, a[0])),
+    ]
+    for rid in request_ids:
+        calls += [("getRequest", (rid,)), ("getDispute", (rid,)), ("hasVoted", (rid, a[2]))]
+    for name, args in calls:
+        assert view.views.call(name, *args) == view.contract.functions[name](*args).call(), name
+    assert view.views.call_many(calls) == [view.views.call(n, *args) for n, args in calls]
+    with pytest.raises(revert_class("PartyNotMember")):
+        view.views.call("requestsByReceiver", task_id, epoch, world.addr(7))
+
+
 def run_happy_path(world: World, *, full_checks: bool = True) -> int:
     """Play the scenario on `world`'s chain; returns the number of transactions sent.
 
@@ -194,6 +219,7 @@ def run_happy_path(world: World, *, full_checks: bool = True) -> int:
     _batched_reads_agree(world, task_id, 1)
     _dispute(world, task_id, ledger, ids[(0, 1)], 0, 1, 100, valid=False)  # receiver wins
     _dispute(world, task_id, ledger, ids[(1, 0)], 1, 0, 80, valid=True)  # uploader wins
+    _views_match_web3(world, task_id, 1, [ids[(0, 1)], ids[(1, 0)], ids[(0, 2)]])
     world.mine_to(view.task(task_id).upload_deadline)
     receipt = world.clients[8].refund_requests(request_ids=[ids[(0, 2)]])
     (refund,) = view.events(receipt, "RequestRefunded")

@@ -9,7 +9,7 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 from web3.logs import DISCARD
-from web3.types import BlockIdentifier, TxReceipt
+from web3.types import TxReceipt
 
 from dppdl.chain.clients.types import (
     DisputeInfo,
@@ -25,8 +25,8 @@ from dppdl.chain.clients.types import (
     as_bytes32,
 )
 from dppdl.chain.deployment import Deployment
-from dppdl.chain.reverts import decoding_reverts, register_abi
 from dppdl.chain.tx import TxSender
+from dppdl.chain.views import Views
 from dppdl.errors import ChainError, ConfigError, UserError
 
 CONTRACT_NAME = "Dppdl"  # the compiled contract and its key in deployments/<chainId>.json
@@ -42,8 +42,8 @@ class DppdlClient:
     def __init__(self, contract: Contract, sender: TxSender | None = None) -> None:
         if contract.address is None:
             raise ConfigError("the Dppdl contract object has no address")
-        register_abi(contract.abi)
         self.contract = contract
+        self.views = Views(contract.w3, contract.address, contract.abi)  # registers its errors
         self.sender = sender
 
     @classmethod
@@ -160,10 +160,10 @@ class DppdlClient:
             raise UserError(f"no task {task_id} on this deployment ({known})")
 
     def task_count(self) -> int:
-        return int(self._call(self.contract.functions.taskCount()))
+        return int(self._view("taskCount"))
 
     def task(self, task_id: int) -> TaskInfo:
-        return self._task_info(task_id, self._call(self.contract.functions.getTask(task_id)))
+        return self._task_info(task_id, self._view("getTask", task_id))
 
     @staticmethod
     def _task_info(task_id: int, row: Any) -> TaskInfo:
@@ -176,65 +176,61 @@ class DppdlClient:
         )
 
     def roster(self, task_id: int) -> list[PartyInfo]:
-        rows = self._call(self.contract.functions.getRoster(task_id))
+        rows = self._view("getRoster", task_id)
         return [PartyInfo.from_abi(t) for t in rows]
 
     def party(self, task_id: int, party: str) -> PartyInfo:
-        fn = self.contract.functions.getParty(task_id, Web3.to_checksum_address(party))
-        return PartyInfo.from_abi(self._call(fn))
+        return PartyInfo.from_abi(self._view("getParty", task_id, _addr(party)))
 
     def balance_of(self, task_id: int, party: str) -> int:
-        return int(self._call(self.contract.functions.balanceOf(task_id, _addr(party))))
+        return int(self._view("balanceOf", task_id, _addr(party)))
 
     def escrow_of(self, task_id: int, party: str) -> int:
-        return int(self._call(self.contract.functions.escrowOf(task_id, _addr(party))))
+        return int(self._view("escrowOf", task_id, _addr(party)))
 
     def upload_cap(self, task_id: int, party: str) -> int:
-        return int(self._call(self.contract.functions.uploadCap(task_id, _addr(party))))
+        return int(self._view("uploadCap", task_id, _addr(party)))
 
     def point_totals(self, task_id: int) -> PointTotals:
-        minted, balances, escrow, held = self._call(self.contract.functions.pointTotals(task_id))
+        minted, balances, escrow, held = self._view("pointTotals", task_id)
         return PointTotals(minted=minted, balances=balances, escrow=escrow, held=held)
 
     def held_of(self, task_id: int) -> int:
-        return int(self._call(self.contract.functions.heldOf(task_id)))
+        return int(self._view("heldOf", task_id))
 
     def request_id_of(self, task_id: int, epoch: int, receiver: str, uploader: str) -> int:
-        fn = self.contract.functions.requestIdOf(task_id, epoch, _addr(receiver), _addr(uploader))
-        return int(self._call(fn))
+        return int(self._view("requestIdOf", task_id, epoch, _addr(receiver), _addr(uploader)))
 
     def request(self, request_id: int) -> RequestInfo:
-        return RequestInfo.from_abi(self._call(self.contract.functions.getRequest(request_id)))
+        return RequestInfo.from_abi(self._view("getRequest", request_id))
 
     def requests_by_receiver(self, task_id: int, epoch: int, receiver: str) -> list[RequestInfo]:
-        fn = self.contract.functions.requestsByReceiver(task_id, epoch, _addr(receiver))
-        return [RequestInfo.from_abi(t) for t in self._call(fn)]
+        rows = self._view("requestsByReceiver", task_id, epoch, _addr(receiver))
+        return [RequestInfo.from_abi(t) for t in rows]
 
     def requests_by_receivers(
         self, task_id: int, epoch: int, receivers: Sequence[str]
     ) -> dict[str, list[RequestInfo]]:
         """`requests_by_receiver` for several receivers in one JSON-RPC batch round trip."""
-        fns = [self.contract.functions.requestsByReceiver(task_id, epoch, _addr(r))
-               for r in receivers]  # fmt: skip
-        rows = self._call_many(fns)
+        rows = self.views.call_many(
+            [("requestsByReceiver", (task_id, epoch, _addr(r))) for r in receivers]
+        )
         return {r: [RequestInfo.from_abi(t) for t in row]
                 for r, row in zip(receivers, rows, strict=True)}  # fmt: skip
 
     def requests_by_uploader(self, task_id: int, epoch: int, uploader: str) -> list[RequestInfo]:
-        fn = self.contract.functions.requestsByUploader(task_id, epoch, _addr(uploader))
-        return [RequestInfo.from_abi(t) for t in self._call(fn)]
+        rows = self._view("requestsByUploader", task_id, epoch, _addr(uploader))
+        return [RequestInfo.from_abi(t) for t in rows]
 
     def labels_digest(self, task_id: int, epoch: int, labeler: str, publisher: str) -> bytes:
-        fn = self.contract.functions.labelsDigest(task_id, epoch, _addr(labeler), _addr(publisher))
-        return bytes(self._call(fn))
+        return bytes(self._view("labelsDigest", task_id, epoch, _addr(labeler), _addr(publisher)))
 
     def labels_digests(
         self, task_id: int, epoch: int, pairs: Sequence[tuple[str, str]]
     ) -> list[bytes]:
         """`labels_digest` for several (labeler, publisher) pairs in one batch round trip."""
-        fns = [self.contract.functions.labelsDigest(task_id, epoch, _addr(a), _addr(b))
-               for a, b in pairs]  # fmt: skip
-        return [bytes(d) for d in self._call_many(fns)]
+        calls = [("labelsDigest", (task_id, epoch, _addr(a), _addr(b))) for a, b in pairs]
+        return [bytes(d) for d in self.views.call_many(calls)]
 
     def task_and_roster(self, task_id: int) -> tuple[TaskInfo, list[PartyInfo]]:
         """`task` and `roster` as of one block (the latest): a consistent snapshot.
@@ -243,20 +239,18 @@ class DppdlClient:
         a node may answer its calls at different blocks (Anvil runs them concurrently), and a
         roster older than the task can show a party that the phase's close just removed."""
         block = int(self.w3.eth.block_number)
-        fns = [self.contract.functions.getTask(task_id),
-               self.contract.functions.getRoster(task_id)]  # fmt: skip
-        task, rows = self._call_many(fns, block=block)
+        task, rows = self.views.call_many(
+            [("getTask", (task_id,)), ("getRoster", (task_id,))], block=block
+        )
         return self._task_info(task_id, task), [PartyInfo.from_abi(t) for t in rows]
 
     def has_reported(self, task_id: int, epoch: int, reporter: str, target: str) -> bool:
         """Whether `reporter` reported `target` in phase `epoch` (0 = benchmarking)."""
-        fn = self.contract.functions.hasReported(task_id, epoch, _addr(reporter), _addr(target))
-        return bool(self._call(fn))
+        return bool(self._view("hasReported", task_id, epoch, _addr(reporter), _addr(target)))
 
     def reports_by(self, task_id: int, epoch: int, reporter: str) -> list[str]:
         """The parties `reporter` reported in phase `epoch`."""
-        fn = self.contract.functions.reportsBy(task_id, epoch, _addr(reporter))
-        return list(self._call(fn))
+        return list(self._view("reportsBy", task_id, epoch, _addr(reporter)))
 
     def reveals(
         self, task_id: int, epoch: int, receiver: str, *, from_block: int = 0
@@ -271,7 +265,7 @@ class DppdlClient:
                 if int(e["args"]["epoch"]) == epoch}
 
     def dispute(self, request_id: int) -> DisputeInfo:
-        d, key_hash, revealed = self._call(self.contract.functions.getDispute(request_id))
+        d, key_hash, revealed = self._view("getDispute", request_id)
         return DisputeInfo(
             request_id=request_id, state=DisputeState(d[0]), outcome=DisputeOutcome(d[1]),
             filed_block=d[2], answered_block=d[3], voters=d[4], valid_votes=d[5],
@@ -280,7 +274,7 @@ class DppdlClient:
         )
 
     def has_voted(self, request_id: int, voter: str) -> bool:
-        return bool(self._call(self.contract.functions.hasVoted(request_id, _addr(voter))))
+        return bool(self._view("hasVoted", request_id, _addr(voter)))
 
     # -- events ------------------------------------------------------------------------------
     def events(self, receipt: TxReceipt, name: str) -> list[dict[str, Any]]:
@@ -297,7 +291,7 @@ class DppdlClient:
         roster costs nothing extra. Measured: a close costs about 42k + 5.9k per party + 6.4k
         per removal, and each report carried 7.6k (tests/contracts/test_benchmarking.py).
         """
-        roster = int(self._call(self.contract.functions.getTask(task_id))[0][2])
+        roster = int(self._view("getTask", task_id)[0][2])
         return base + per_party * roster
 
     def _send(self, fn: ContractFunction, *, gas: int | None = None) -> TxReceipt:
@@ -307,22 +301,8 @@ class DppdlClient:
         assert not isinstance(receipt, bytes)  # wait=True returns the receipt
         return receipt
 
-    @staticmethod
-    def _call(fn: ContractFunction, *, at: BlockIdentifier = "latest") -> Any:
-        with decoding_reverts():
-            return fn.call(block_identifier=at)
-
-    def _call_many(self, fns: Sequence[ContractFunction], *, block: int | None = None) -> list[Any]:
-        """Several views in one JSON-RPC batch request (one HTTP round trip), in order; each
-        at `block` if given, else at whatever block the node answers it (not necessarily one
-        block for all)."""
-        at: BlockIdentifier = "latest" if block is None else block
-        if len(fns) <= 1:  # no batch for zero or one call
-            return [self._call(fn, at=at) for fn in fns]
-        with decoding_reverts(), self.w3.batch_requests() as batch:
-            for fn in fns:
-                batch.add(fn.call(block_identifier=at))
-            return list(batch.execute())
+    def _view(self, name: str, *args: Any) -> Any:
+        return self.views.call(name, *args)
 
     def _event(self, receipt: TxReceipt, name: str) -> list[dict[str, Any]]:
         logs = self.contract.events[name]().process_receipt(receipt, errors=DISCARD)
