@@ -232,26 +232,27 @@ def revert_from_exception(
     """The decoded revert behind a web3 exception, or None if `exc` is not a revert."""
     if isinstance(exc, ContractRevert):
         return exc
-    data = revert_data(exc)
     is_revert = isinstance(exc, ContractLogicError) or "revert" in str(exc).lower()
-    if not is_revert and data is None:
-        return None
-    if data:
-        return decode_revert(data, tx_hash=tx_hash)
     message = str(getattr(exc, "message", None) or exc)
-    return UnknownRevert(b"", message=message, tx_hash=tx_hash)
+    return _revert(revert_data(exc), is_revert=is_revert, message=message, tx_hash=tx_hash)
 
 
 def revert_from_rpc_error(error: Mapping[str, Any]) -> ContractRevert | None:
     """The decoded revert in a JSON-RPC error object (`{"code", "message", "data"}`), or None
     if the error is not a revert (an unknown method, a malformed request...)."""
-    data = _revert_bytes(error.get("data"))
     message = str(error.get("message") or "")
-    if data is None and "revert" not in message.lower():
+    return _revert(_revert_bytes(error.get("data")), is_revert="revert" in message.lower(),
+                   message=message)  # fmt: skip
+
+
+def _revert(
+    data: bytes | None, *, is_revert: bool, message: str, tx_hash: str | None = None
+) -> ContractRevert | None:
+    if not is_revert and data is None:
         return None
     if data:
-        return decode_revert(data)
-    return UnknownRevert(b"", message=message)
+        return decode_revert(data, tx_hash=tx_hash)
+    return UnknownRevert(b"", message=message, tx_hash=tx_hash)
 
 
 @contextmanager
