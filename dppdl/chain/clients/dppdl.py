@@ -39,11 +39,14 @@ class DppdlClient:
     subclass of the custom error (e.g. `PointsInsufficientBalance`). Views need no sender.
     """
 
-    def __init__(self, contract: Contract, sender: TxSender | None = None) -> None:
+    def __init__(
+        self, contract: Contract, sender: TxSender | None = None, *, views: Views | None = None
+    ) -> None:
         if contract.address is None:
             raise ConfigError("the Dppdl contract object has no address")
         self.contract = contract
-        self.views = Views(contract.w3, contract.address, contract.abi)  # registers its errors
+        # eth_calls with the ABI read once; building it registers the contract's errors
+        self.views = views or Views(contract.w3, contract.address, contract.abi)
         self.sender = sender
 
     @classmethod
@@ -54,7 +57,7 @@ class DppdlClient:
 
     def with_sender(self, sender: TxSender) -> DppdlClient:
         """The same contract, signing with another account."""
-        return DppdlClient(self.contract, sender)
+        return DppdlClient(self.contract, sender, views=self.views)
 
     @property
     def address(self) -> str:
@@ -160,10 +163,10 @@ class DppdlClient:
             raise UserError(f"no task {task_id} on this deployment ({known})")
 
     def task_count(self) -> int:
-        return int(self._view("taskCount"))
+        return int(self.views.call("taskCount"))
 
     def task(self, task_id: int) -> TaskInfo:
-        return self._task_info(task_id, self._view("getTask", task_id))
+        return self._task_info(task_id, self.views.call("getTask", task_id))
 
     @staticmethod
     def _task_info(task_id: int, row: Any) -> TaskInfo:
@@ -176,36 +179,36 @@ class DppdlClient:
         )
 
     def roster(self, task_id: int) -> list[PartyInfo]:
-        rows = self._view("getRoster", task_id)
+        rows = self.views.call("getRoster", task_id)
         return [PartyInfo.from_abi(t) for t in rows]
 
     def party(self, task_id: int, party: str) -> PartyInfo:
-        return PartyInfo.from_abi(self._view("getParty", task_id, _addr(party)))
+        return PartyInfo.from_abi(self.views.call("getParty", task_id, _addr(party)))
 
     def balance_of(self, task_id: int, party: str) -> int:
-        return int(self._view("balanceOf", task_id, _addr(party)))
+        return int(self.views.call("balanceOf", task_id, _addr(party)))
 
     def escrow_of(self, task_id: int, party: str) -> int:
-        return int(self._view("escrowOf", task_id, _addr(party)))
+        return int(self.views.call("escrowOf", task_id, _addr(party)))
 
     def upload_cap(self, task_id: int, party: str) -> int:
-        return int(self._view("uploadCap", task_id, _addr(party)))
+        return int(self.views.call("uploadCap", task_id, _addr(party)))
 
     def point_totals(self, task_id: int) -> PointTotals:
-        minted, balances, escrow, held = self._view("pointTotals", task_id)
+        minted, balances, escrow, held = self.views.call("pointTotals", task_id)
         return PointTotals(minted=minted, balances=balances, escrow=escrow, held=held)
 
     def held_of(self, task_id: int) -> int:
-        return int(self._view("heldOf", task_id))
+        return int(self.views.call("heldOf", task_id))
 
     def request_id_of(self, task_id: int, epoch: int, receiver: str, uploader: str) -> int:
-        return int(self._view("requestIdOf", task_id, epoch, _addr(receiver), _addr(uploader)))
+        return int(self.views.call("requestIdOf", task_id, epoch, _addr(receiver), _addr(uploader)))
 
     def request(self, request_id: int) -> RequestInfo:
-        return RequestInfo.from_abi(self._view("getRequest", request_id))
+        return RequestInfo.from_abi(self.views.call("getRequest", request_id))
 
     def requests_by_receiver(self, task_id: int, epoch: int, receiver: str) -> list[RequestInfo]:
-        rows = self._view("requestsByReceiver", task_id, epoch, _addr(receiver))
+        rows = self.views.call("requestsByReceiver", task_id, epoch, _addr(receiver))
         return [RequestInfo.from_abi(t) for t in rows]
 
     def requests_by_receivers(
@@ -219,11 +222,12 @@ class DppdlClient:
                 for r, row in zip(receivers, rows, strict=True)}  # fmt: skip
 
     def requests_by_uploader(self, task_id: int, epoch: int, uploader: str) -> list[RequestInfo]:
-        rows = self._view("requestsByUploader", task_id, epoch, _addr(uploader))
+        rows = self.views.call("requestsByUploader", task_id, epoch, _addr(uploader))
         return [RequestInfo.from_abi(t) for t in rows]
 
     def labels_digest(self, task_id: int, epoch: int, labeler: str, publisher: str) -> bytes:
-        return bytes(self._view("labelsDigest", task_id, epoch, _addr(labeler), _addr(publisher)))
+        fn_args = (task_id, epoch, _addr(labeler), _addr(publisher))
+        return bytes(self.views.call("labelsDigest", *fn_args))
 
     def labels_digests(
         self, task_id: int, epoch: int, pairs: Sequence[tuple[str, str]]
@@ -246,11 +250,11 @@ class DppdlClient:
 
     def has_reported(self, task_id: int, epoch: int, reporter: str, target: str) -> bool:
         """Whether `reporter` reported `target` in phase `epoch` (0 = benchmarking)."""
-        return bool(self._view("hasReported", task_id, epoch, _addr(reporter), _addr(target)))
+        return bool(self.views.call("hasReported", task_id, epoch, _addr(reporter), _addr(target)))
 
     def reports_by(self, task_id: int, epoch: int, reporter: str) -> list[str]:
         """The parties `reporter` reported in phase `epoch`."""
-        return list(self._view("reportsBy", task_id, epoch, _addr(reporter)))
+        return list(self.views.call("reportsBy", task_id, epoch, _addr(reporter)))
 
     def reveals(
         self, task_id: int, epoch: int, receiver: str, *, from_block: int = 0
@@ -265,7 +269,7 @@ class DppdlClient:
                 if int(e["args"]["epoch"]) == epoch}
 
     def dispute(self, request_id: int) -> DisputeInfo:
-        d, key_hash, revealed = self._view("getDispute", request_id)
+        d, key_hash, revealed = self.views.call("getDispute", request_id)
         return DisputeInfo(
             request_id=request_id, state=DisputeState(d[0]), outcome=DisputeOutcome(d[1]),
             filed_block=d[2], answered_block=d[3], voters=d[4], valid_votes=d[5],
@@ -274,7 +278,7 @@ class DppdlClient:
         )
 
     def has_voted(self, request_id: int, voter: str) -> bool:
-        return bool(self._view("hasVoted", request_id, _addr(voter)))
+        return bool(self.views.call("hasVoted", request_id, _addr(voter)))
 
     # -- events ------------------------------------------------------------------------------
     def events(self, receipt: TxReceipt, name: str) -> list[dict[str, Any]]:
@@ -291,7 +295,7 @@ class DppdlClient:
         roster costs nothing extra. Measured: a close costs about 42k + 5.9k per party + 6.4k
         per removal, and each report carried 7.6k (tests/contracts/test_benchmarking.py).
         """
-        roster = int(self._view("getTask", task_id)[0][2])
+        roster = int(self.views.call("getTask", task_id)[0][2])
         return base + per_party * roster
 
     def _send(self, fn: ContractFunction, *, gas: int | None = None) -> TxReceipt:
@@ -300,9 +304,6 @@ class DppdlClient:
         receipt = self.sender.send(fn, gas=gas)
         assert not isinstance(receipt, bytes)  # wait=True returns the receipt
         return receipt
-
-    def _view(self, name: str, *args: Any) -> Any:
-        return self.views.call(name, *args)
 
     def _event(self, receipt: TxReceipt, name: str) -> list[dict[str, Any]]:
         logs = self.contract.events[name]().process_receipt(receipt, errors=DISCARD)
