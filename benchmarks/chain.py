@@ -1,9 +1,10 @@
-"""Transactions and views on Anvil: web3 defaults against our TxSender and Views.
+"""Transactions, views and the HTTP transport on Anvil: web3's defaults against ours.
 
 Run once: `.venv/bin/python benchmarks/chain.py [--n 200]`. Prints tx/s per mode and the ratio to
-the web3-defaults baseline, then the time per view call of the Dppdl contract through web3's
-`ContractFunction.call()` and through `dppdl.chain.views.Views` (wall and CPU), both measured in
-the same run.
+the web3-defaults baseline; the time per view call of the Dppdl contract through web3's
+`ContractFunction.call()` and through `dppdl.chain.views.Views`; and the time per JSON-RPC round
+trip through web3's `HTTPProvider` (requests) and through `KeepAliveHTTPProvider` (http.client).
+Wall and CPU, all measured in the same run.
 """
 
 from __future__ import annotations
@@ -15,8 +16,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from web3 import HTTPProvider, Web3
+from web3.types import RPCEndpoint
+
 from dppdl.chain.compiler import compile_contracts
 from dppdl.chain.devnet import PublicKeyWarning, dev_accounts, start_devnet
+from dppdl.chain.http_provider import KeepAliveHTTPProvider
 from dppdl.chain.tx import TxSender, connect
 from dppdl.chain.views import Views
 
@@ -63,7 +68,7 @@ def main() -> None:
             sender.wait(h)
         prefilled = args.n / (time.perf_counter() - t0)
 
-        # Signing alone (pure-Python secp256k1 here: no coincurve installed)
+        # Signing alone (eth_account over coincurve)
         tx = sender.build(counter.functions.increment(1), gas=60_000)
         t0 = time.perf_counter()
         for i in range(args.n):
@@ -71,7 +76,10 @@ def main() -> None:
         signing = args.n / (time.perf_counter() - t0)
         assert counter.functions.value().call() == 3 * args.n
 
-        views = _views(w3, accounts[0], args.n)
+        dppdl = compile_contracts()["Dppdl"]
+        address, _ = TxSender(w3, accounts[0]).deploy(dppdl)
+        views = _views(w3, address, dppdl.abi, accounts[0].address, args.n)
+        transports = _transports(node.rpc_url, address, dppdl.abi, args.n)
 
     print(f"transactions per mode: {args.n} (Counter.increment, Anvil automine)")
     print(f"{'mode':44} {'tx/s':>8} {'vs defaults':>12}")
@@ -87,15 +95,17 @@ def main() -> None:
     web3_cpu = views[0][2]
     for name, wall, cpu in views:
         print(f"{name:44} {wall * 1e3:8.3f} {cpu * 1e3:8.3f} {web3_cpu / cpu:14.2f}x")
+    print(f"\nJSON-RPC round trips per mode: {args.n} each of eth_blockNumber and one Views.call")
+    print(f"{'mode':44} {'wall ms':>8} {'CPU ms':>8} {'requests CPU / CPU':>19}")
+    for i, (name, wall, cpu) in enumerate(transports):  # in pairs: requests, then ours
+        print(f"{name:44} {wall * 1e3:8.3f} {cpu * 1e3:8.3f} "
+              f"{transports[i - i % 2][2] / cpu:18.2f}x")
 
 
-def _views(w3: Any, deployer: Any, n: int) -> list[tuple[str, float, float]]:
+def _views(w3: Any, address: str, abi: Any, who: str, n: int) -> list[tuple[str, float, float]]:
     """(mode, wall s, CPU s) per view call: web3's ContractFunction.call() and Views.call()."""
-    artifact = compile_contracts()["Dppdl"]
-    address, _ = TxSender(w3, deployer).deploy(artifact)
-    contract = w3.eth.contract(address=address, abi=artifact.abi)
-    views = Views(w3, address, artifact.abi)
-    who = deployer.address
+    contract = w3.eth.contract(address=address, abi=abi)
+    views = Views(w3, address, abi)
     modes: list[tuple[str, Callable[[], Any]]] = [
         ("web3 ContractFunction.call()", lambda: (
             contract.functions.taskCount().call(),
@@ -103,6 +113,12 @@ def _views(w3: Any, deployer: Any, n: int) -> list[tuple[str, float, float]]:
         ("Views.call (ABI read once)", lambda: (
             views.call("taskCount"), views.call("balanceOf", 0, who))),
     ]  # fmt: skip
+    return _timed(modes, n, calls=2)
+
+
+def _timed(modes: list[tuple[str, Callable[[], Any]]], n: int, *, calls: int
+           ) -> list[tuple[str, float, float]]:  # fmt: skip
+    """(mode, wall s, CPU s) per call: each mode run n times, each run making `calls` calls."""
     out = []
     for name, fn in modes:
         fn()  # warm up
@@ -110,8 +126,23 @@ def _views(w3: Any, deployer: Any, n: int) -> list[tuple[str, float, float]]:
         for _ in range(n):
             fn()
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-        out.append((name, wall / (2 * n), cpu / (2 * n)))
+        out.append((name, wall / (calls * n), cpu / (calls * n)))
     return out
+
+
+def _transports(rpc_url: str, address: str, abi: Any, n: int) -> list[tuple[str, float, float]]:
+    """(mode, wall s, CPU s) per round trip: web3's HTTPProvider against KeepAliveHTTPProvider,
+    for a bare eth_blockNumber and for a view call through Views."""
+    modes: list[tuple[str, Callable[[], Any]]] = []
+    providers = [("HTTPProvider (requests)", HTTPProvider(rpc_url)),
+                 ("KeepAliveHTTPProvider", KeepAliveHTTPProvider(rpc_url))]  # fmt: skip
+    for name, provider in providers:
+        modes.append((f"{name}, eth_blockNumber", lambda p=provider: p.make_request(
+            RPCEndpoint("eth_blockNumber"), [])))  # fmt: skip
+    for name, provider in providers:
+        views = Views(Web3(provider), address, abi)
+        modes.append((f"{name}, Views.call", lambda v=views: v.call("taskCount")))
+    return _timed(modes, n, calls=1)
 
 
 if __name__ == "__main__":

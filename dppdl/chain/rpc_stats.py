@@ -1,57 +1,31 @@
-"""Counting JSON-RPC round trips: an HTTP session whose every response is tallied by method.
+"""Counting JSON-RPC round trips: the keys each POST is tallied under.
 
-A round trip is one HTTP POST to the node; a batch request is one round trip carrying several
-methods. `eth_call`s are also tallied by the 4-byte selector of the function they call, so a
-benchmark can say which views an agent reads how often (`selector_names` maps them back).
+A round trip is one HTTP POST to the node (`dppdl.chain.http_provider` reports each one); a
+batch request is one round trip carrying several methods. `eth_call`s are also tallied by the
+4-byte selector of the function they call, so a benchmark can say which views an agent reads
+how often (`selector_names` maps them back).
 """
 
 from __future__ import annotations
 
-import json
-import threading
 from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
-
-import requests
 
 from dppdl.chain.abi import selector
 
 Sink = Callable[[str, int], None]  # (key, count): "round_trips", a method, or "call:<selector>"
 
 
-def counting_session(sink: Sink) -> requests.Session:
-    """A requests session for web3's HTTPProvider that reports each round trip to `sink`."""
-    lock = threading.Lock()
-
-    def on_response(response: requests.Response, *args: Any, **kwargs: Any) -> None:
-        keys = ["round_trips", *_keys(response.request.body)]
-        with lock:
-            for key in keys:
-                sink(key, 1)
-
-    session = requests.Session()
-    session.hooks["response"].append(on_response)
-    return session
-
-
-def _keys(body: Any) -> list[str]:
-    if isinstance(body, bytes):
-        body = body.decode("utf-8", "replace")
-    try:
-        payload = json.loads(body or "null")
-    except ValueError:
-        return ["unparsed"]
-    calls = payload if isinstance(payload, list) else [payload]
+def request_keys(calls: Iterable[tuple[str, Any]]) -> list[str]:
+    """The tally keys of one round trip's (method, params) calls: each method, and for an
+    `eth_call` also "call:<4-byte selector>"."""
     keys = []
-    for call in calls:
-        if not isinstance(call, dict):
-            continue
-        method = str(call.get("method"))
-        keys.append(method)
+    for method, params in calls:
+        keys.append(str(method))
         if method == "eth_call":
-            params = call.get("params") or [{}]
-            data = str((params[0] or {}).get("data") or (params[0] or {}).get("input") or "")
+            tx = (params or [{}])[0] or {}
+            data = str(tx.get("data") or tx.get("input") or "") if isinstance(tx, dict) else ""
             keys.append(f"call:{data[:10]}")
     return keys
 

@@ -9,14 +9,16 @@ from typing import Any
 
 from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
-from web3 import HTTPProvider, Web3
+from web3 import Web3
 from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractLogicError, TransactionNotFound, Web3RPCError
-from web3.types import RPCEndpoint, TxParams, TxReceipt
+from web3.types import TxParams, TxReceipt
 
 from dppdl.chain.abi import FunctionSpec
 from dppdl.chain.compiler import Artifact
+from dppdl.chain.http_provider import KeepAliveHTTPProvider
 from dppdl.chain.reverts import UnknownRevert, register_abi, revert_from_exception
+from dppdl.chain.rpc_stats import Sink
 from dppdl.errors import ChainError, ConfigError, ContractRevert, RpcUnavailableError
 
 
@@ -24,21 +26,13 @@ class TxTimeoutError(ChainError, TimeoutError):
     """A transaction was not mined within the timeout."""
 
 
-def connect(rpc_url: str, *, timeout: float = 10.0, session: Any | None = None) -> Web3:
+def connect(rpc_url: str, *, timeout: float = 10.0, sink: Sink | None = None) -> Web3:
     """A Web3 over HTTP that has answered eth_chainId; one-line RpcUnavailableError otherwise.
 
-    `session` (a requests.Session, e.g. `rpc_stats.counting_session`) carries every request."""
-    if not rpc_url.startswith(("http://", "https://")):
-        raise RpcUnavailableError(f"no JSON-RPC node answers at {rpc_url} (expected http(s)://)")
-    # No automatic retries: a wrong URL must fail within `timeout`, not after a backoff series.
-    # web3 asks eth_chainId before every eth_call (its validation middleware): about 100 round
-    # trips per party per epoch. A node's chain id never changes, so the provider caches it.
-    provider = HTTPProvider(
-        rpc_url, request_kwargs={"timeout": timeout}, exception_retry_configuration=None,
-        cache_allowed_requests=True, cacheable_requests={RPCEndpoint("eth_chainId")},
-        session=session,
-    )
-    w3 = Web3(provider)
+    Requests go over one kept-alive connection (`KeepAliveHTTPProvider`), with no automatic
+    retries: a wrong URL fails within `timeout`, not after a backoff series. `sink` (e.g. a
+    party's `Metrics.record_rpc`) is told of every round trip and the methods it carried."""
+    w3 = Web3(KeepAliveHTTPProvider(rpc_url, timeout=timeout, sink=sink))
     try:
         w3.eth.chain_id  # noqa: B018 - a round trip that every node answers
     except Exception as exc:  # connection refused, timeout, bad JSON, HTTP error...

@@ -16,7 +16,6 @@ from web3 import Web3
 from dppdl.chain.clients import DppdlClient, PartyInfo, TaskInfo
 from dppdl.chain.deployment import load_deployment
 from dppdl.chain.keystore import load_eth_keystore
-from dppdl.chain.rpc_stats import counting_session
 from dppdl.chain.tx import TxSender, connect
 from dppdl.crypto.keys import PartyKeys
 from dppdl.errors import ConfigError, UserError
@@ -170,7 +169,7 @@ def open_context(
     password = key_password(config)
     checkpoint = Checkpoint(config.state_dir / f"task-{task_id}")
     metrics = Metrics(checkpoint.get("metrics"))
-    w3 = w3 or connect(config.rpc_url, session=counting_session(metrics.record_rpc))
+    w3 = w3 or connect(config.rpc_url, sink=metrics.record_rpc)
     deployment = load_deployment(w3=w3, deployment_dir=config.deployments)
     account = Account.from_key(load_eth_keystore(config.key_file, password=password))
     keys = PartyKeys.load(config.box_key_file, password=password)
