@@ -125,10 +125,14 @@ def direct(run: dict[str, Any], *, epochs: int, n: int) -> dict[str, Any] | None
     rounds = [str(t) for t in range(1, epochs + 1)]
     if not all(r in phases for r in rounds):
         return None
-    per_party = {kind: sum(phases[r].get(kind, 0.0) for r in rounds) / epochs / n
-                 for kind in (*WORK, "waiting")}  # fmt: skip
+    per_party = _per_kind(phases, rounds, n)
     over = sum(per_party[kind] for kind in OVERHEAD)
     work = per_party["training"] + over
+    # the agents' own CPU per kind (books kept since 2026-12-02 evening)
+    cpu_phases = run.get("phase_cpu_timings") or {}
+    cpu = _per_kind(cpu_phases, rounds, n) if all(r in cpu_phases for r in rounds) else None
+    cpu_over = sum(cpu[kind] for kind in OVERHEAD) if cpu else 0.0
+    cpu_work = cpu["training"] + cpu_over if cpu else 0.0
     names = _selector_names(run)
     rpc: dict[str, float] = {}
     for r in rounds:
@@ -137,8 +141,16 @@ def direct(run: dict[str, Any], *, epochs: int, n: int) -> dict[str, Any] | None
     return {
         "seconds_per_epoch_per_party": per_party,
         "overhead_share_of_work": over / work if work > 0 else None,
+        "cpu_seconds_per_epoch_per_party": cpu,
+        "cpu_overhead_share_of_work": cpu_over / cpu_work if cpu_work > 0 else None,
         "rpc_per_party_epoch": dict(sorted(rpc.items(), key=lambda kv: -kv[1])),
     }
+
+
+def _per_kind(phases: dict[str, dict[str, float]], rounds: list[str], n: int) -> dict[str, float]:
+    """Seconds per party per epoch of each kind, over the chain phases `rounds`."""
+    return {kind: sum(phases[r].get(kind, 0.0) for r in rounds) / len(rounds) / n
+            for kind in (*WORK, "waiting")}  # fmt: skip
 
 
 def _selector_names(run: dict[str, Any]) -> dict[str, str]:
@@ -223,6 +235,10 @@ def report(results: dict[str, Any]) -> str:
             dt = d["seconds_per_epoch_per_party"]
             out.append(f"| seconds, run b's epochs 1-{e['epochs'][1]} (agents' per-phase books) | "
                        + " | ".join(f"{dt[k]:.3f}" for k in (*WORK, "waiting")) + " | |")
+            dc = d.get("cpu_seconds_per_epoch_per_party")
+            if dc:
+                out.append("| CPU seconds of the agent's own thread, the same epochs | "
+                           + " | ".join(f"{dc[k]:.3f}" for k in (*WORK, "waiting")) + " | |")
         out.append("| seconds, differenced (run b - run a) | "
                    + " | ".join(_secs(t[k]) for k in (*WORK, "waiting"))
                    + f" | {_secs(e['wall_per_epoch'], 1)} |")
@@ -236,6 +252,9 @@ def report(results: dict[str, Any]) -> str:
             out.append(f"- **chain + storage + crypto / (training + chain + storage + crypto), "
                        f"from the per-phase books: {100 * ds:.1f} %** "
                        f"({'MET' if ds <= TARGET else 'MISSED'} against 10 %)")
+        if d and d.get("cpu_overhead_share_of_work") is not None:
+            out.append(f"- the same by the agents' own CPU (no wait for a core or a reply): "
+                       f"{100 * d['cpu_overhead_share_of_work']:.1f} %")
         out.append("- training per party per epoch, one-run estimate (run b's training / (10 + b)):"
                    f" {e['training_ratio_estimate_per_party']:.3f} s")
         out.append(f"- the same from the differenced figures and that training estimate: "
@@ -376,6 +395,10 @@ def main(argv: list[str] | None = None) -> int:
             if d:
                 dt = d["seconds_per_epoch_per_party"]
                 print("  from the per-phase books: " + ", ".join(f"{k} {dt[k]:.3f}s" for k in dt))
+                dc = d.get("cpu_seconds_per_epoch_per_party")
+                if dc:
+                    print("  the agents' own CPU: " + ", ".join(f"{k} {dc[k]:.3f}s" for k in dc)
+                          + f" (overhead {100 * d['cpu_overhead_share_of_work']:.1f} % of work)")
             share = d.get("overhead_share_of_work", e["overhead_share_of_work"])
             if share is not None:
                 print(f"  chain+storage+crypto / work = {100 * share:.1f} % "

@@ -19,12 +19,14 @@ class Span:
 
     kind: str
     start: float  # when it last (re)started running
+    cpu_start: float  # this thread's CPU clock then
     elapsed: float = 0.0  # its exclusive seconds before that
+    cpu_elapsed: float = 0.0  # and its exclusive CPU seconds of this thread
 
 
 class Metrics:
-    """Accumulates seconds per kind (in all and per chain phase), gas/tx per chain epoch, JSON-RPC
-    round trips, accuracy and credibility per round."""
+    """Accumulates seconds per kind (in all and per chain phase; wall, and the thread's CPU per
+    phase), gas/tx per chain epoch, JSON-RPC round trips, accuracy and credibility per round."""
 
     def __init__(self, state: dict[str, Any] | None = None) -> None:
         state = state or {}
@@ -49,6 +51,12 @@ class Metrics:
             lambda: defaultdict(int),
             {k: defaultdict(int, v) for k, v in state.get("phase_rpc", {}).items()},
         )
+        # CPU seconds of the agent's own thread per phase and kind: what the work costs the
+        # party itself, apart from the wait for a core or a reply on a shared machine
+        self.phase_cpu_seconds: dict[str, dict[str, float]] = defaultdict(
+            lambda: defaultdict(float),
+            {k: defaultdict(float, v) for k, v in state.get("phase_cpu_seconds", {}).items()},
+        )
         self._open = threading.local()  # per thread: the stack of open spans
 
     @contextmanager
@@ -60,23 +68,25 @@ class Metrics:
         if kind not in KINDS:
             raise ValueError(f"unknown time kind {kind!r}")
         stack: list[Span] = self._open.__dict__.setdefault("stack", [])
-        now = time.perf_counter()
+        now, cpu = time.perf_counter(), time.thread_time()
         if stack:  # pause the enclosing span
             stack[-1].elapsed += now - stack[-1].start
-        span = Span(kind, now)
+            stack[-1].cpu_elapsed += cpu - stack[-1].cpu_start
+        span = Span(kind, now, cpu)
         stack.append(span)
         try:
             yield span
         finally:
-            now = time.perf_counter()
+            now, cpu = time.perf_counter(), time.thread_time()
             stack.pop()
             if stack:  # resume the enclosing span
-                stack[-1].start = now
+                stack[-1].start, stack[-1].cpu_start = now, cpu
             if span.kind not in KINDS:  # checked after the stack is restored
                 raise ValueError(f"unknown time kind {span.kind!r}")
             spent = span.elapsed + now - span.start
             self.seconds[span.kind] += spent
             self.phase_seconds[self.phase][span.kind] += spent
+            self.phase_cpu_seconds[self.phase][span.kind] += span.cpu_elapsed + cpu - span.cpu_start
 
     def record_tx(self, epoch: int, receipt: Any) -> None:
         self.gas[str(epoch)] += int(receipt["gasUsed"])
@@ -99,4 +109,5 @@ class Metrics:
             "rpc": dict(self.rpc),
             "phase_seconds": {k: dict(v) for k, v in self.phase_seconds.items()},
             "phase_rpc": {k: dict(v) for k, v in self.phase_rpc.items()},
+            "phase_cpu_seconds": {k: dict(v) for k, v in self.phase_cpu_seconds.items()},
         }

@@ -147,6 +147,9 @@ def assemble_run(*, config: SimulationConfig, run_id: str, client: DppdlClient, 
         # per chain phase ("setup", "0" benchmarking, "t" epoch t), summed over parties
         "phase_timings": _per_phase([r.get("phase_seconds", {}) for r in results], digits=3),
         "phase_rpc": _per_phase([r.get("phase_rpc", {}) for r in results]),
+        "phase_cpu_timings": _per_phase(
+            [r.get("phase_cpu_seconds", {}) for r in results], digits=3
+        ),
         "timings": {k: round(sum(r["seconds"].get(k, 0.0) for r in results), 3) for k in kinds},
         "timings_per_party": [
             {k: round(r["seconds"].get(k, 0.0), 3) for k in kinds} for r in results

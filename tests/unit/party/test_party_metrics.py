@@ -53,3 +53,17 @@ def test_time_and_round_trips_are_also_booked_to_the_current_phase_and_survive_a
     assert again.phase_seconds["2"]["chain"] == pytest.approx(m.seconds["chain"])
     assert "chain" not in again.phase_seconds["setup"]
     assert again.phase_rpc == {"2": {"eth_call": 3}} and again.rpc == {"eth_call": 3}
+
+
+def test_the_threads_cpu_is_booked_per_kind_apart_from_sleeping_and_survives_a_reload() -> None:
+    m = Metrics()
+    with m.timed("chain"):
+        time.sleep(0.05)  # waiting for a reply: wall time, next to no CPU
+        with m.timed("crypto"):
+            until = time.thread_time() + 0.05
+            while time.thread_time() < until:  # 50 ms of this thread's CPU
+                pass
+    cpu = Metrics(m.to_json()).phase_cpu_seconds["setup"]
+    assert cpu["crypto"] >= 0.05
+    assert cpu["chain"] < 0.02 < m.phase_seconds["setup"]["chain"]
+    assert cpu["crypto"] <= m.phase_seconds["setup"]["crypto"] + 0.005  # CPU never exceeds wall
