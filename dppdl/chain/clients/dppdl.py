@@ -226,8 +226,9 @@ class DppdlClient:
         return [RequestInfo.from_abi(t) for t in rows]
 
     def labels_digest(self, task_id: int, epoch: int, labeler: str, publisher: str) -> bytes:
-        fn_args = (task_id, epoch, _addr(labeler), _addr(publisher))
-        return bytes(self.views.call("labelsDigest", *fn_args))
+        return bytes(
+            self.views.call("labelsDigest", task_id, epoch, _addr(labeler), _addr(publisher))
+        )
 
     def labels_digests(
         self, task_id: int, epoch: int, pairs: Sequence[tuple[str, str]]
