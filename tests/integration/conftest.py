@@ -28,7 +28,7 @@ TINY = SimulationConfig(
     parties=4, epochs=2, seed=3, limit=100, test_limit=1000,
     gan=DPGANConfig(epochs=2, batch_size=32),
     # Deadlines only matter when a party misbehaves; generous ones keep a loaded CI machine from
-    # failing honest parties (request/upload bound how long the dropout test waits: 30 s / 60 s).
+    # failing honest parties (the fault scenarios narrow request/upload: FAULT_WINDOWS).
     windows=Windows(benchmark=4800, request=120, upload=240, epoch=4800, join=4800),
     block_time=0.25, timeout=600.0,
 )
@@ -37,6 +37,11 @@ TINY = SimulationConfig(
 # Credibility means something only on real DP-GAN samples: 600 examples per party (the paper's
 # same-privacy shard) and the default class-conditional DP-GAN at ε = 4.
 REAL = replace(TINY, limit=None, gan=DPGANConfig())
+
+# The scenarios that wait out the upload deadline (a dropout's refund; the reveals after a lost
+# dispute, which the chain takes only after that deadline) get 15 s to request and 30 s to
+# upload. Honest parties upload about 4 s into the epoch here, also beside other work.
+FAULT_WINDOWS = replace(TINY.windows, request=60, upload=120)
 
 
 @pytest.fixture(scope="session")
@@ -52,3 +57,9 @@ def tiny(tmp_path: Path, mnist_ready: Path) -> SimulationConfig:
 @pytest.fixture
 def real(tmp_path: Path, mnist_ready: Path) -> SimulationConfig:
     return replace(REAL, runs_dir=tmp_path / "runs")
+
+
+@pytest.fixture
+def real_fault(real: SimulationConfig) -> SimulationConfig:
+    """REAL for one epoch in one process, with the narrower request and upload windows."""
+    return replace(real, in_process=True, epochs=1, windows=FAULT_WINDOWS)

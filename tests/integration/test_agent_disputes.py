@@ -20,7 +20,9 @@ def _events(sim: Simulation, name: str) -> list:
     return list(event.get_logs(argument_filters={"taskId": sim.task_id}, from_block=0))
 
 
-def test_a_corrupt_upload_is_disputed_voted_down_and_left_out(real: SimulationConfig) -> None:
+def test_a_corrupt_upload_is_disputed_voted_down_and_left_out(
+    real_fault: SimulationConfig,
+) -> None:
     # Prepare: party 3 labels honestly (so everyone buys from it) but commits blobs whose
     # layer-2 tag was altered after sealing; dispute windows wide enough for a loaded machine
     lines: list[str] = []
@@ -30,9 +32,8 @@ def test_a_corrupt_upload_is_disputed_voted_down_and_left_out(real: SimulationCo
         print(message)  # shown by pytest when the test fails
 
     config = replace(
-        real, in_process=True, epochs=1,
-        behaviours=("honest", "honest", "honest", "corrupt-upload"),
-        windows=replace(real.windows, dispute=60, answer=30, vote=30),
+        real_fault, behaviours=("honest", "honest", "honest", "corrupt-upload"),
+        windows=replace(real_fault.windows, dispute=60, answer=30, vote=30),
     )  # fmt: skip
     # Execute
     with Simulation(config, log=log) as sim:

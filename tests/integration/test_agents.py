@@ -162,12 +162,11 @@ def _roster_index(sim: Simulation, shard: int, roster: list) -> int:
 
 
 def test_a_party_that_never_uploads_is_refunded_and_the_sums_still_open(
-    real: SimulationConfig,
+    real_fault: SimulationConfig,
 ) -> None:
     # Prepare: it labels honestly (so everyone buys from it), it just never uploads
     lines: list[str] = []
-    config = replace(real, in_process=True, epochs=1,
-                     behaviours=("honest", "honest", "honest", "no-upload"))
+    config = replace(real_fault, behaviours=("honest", "honest", "honest", "no-upload"))
     # Execute
     with Simulation(config, log=_keep(lines)) as sim:
         sim.run_agents()
