@@ -1,23 +1,37 @@
-"""Connect to a node; sign and send transactions with local nonces and pre-filled fields."""
+"""Connect to a node; sign and send transactions with local nonces and pre-filled fields.
+
+`TxSender` posts its JSON-RPC requests (gas estimate, fees, nonce, raw transaction, receipt)
+straight to the provider. web3's `w3.eth` methods put each through method lookup, middleware
+and result formatters: about 3.4 ms of CPU for `estimate_gas` and 1.8 ms for a receipt here,
+against 0.4 ms for the bare round trip (`benchmarks/chain.py`). A party sends four
+transactions an epoch, so that was most of its chain CPU. Receipts are still formatted by
+web3's own receipt formatter (ints, HexBytes, checksummed addresses), as plain dicts.
+"""
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
 from web3 import Web3
+from web3._utils.method_formatters import receipt_formatter
 from web3.contract.contract import ContractFunction
-from web3.exceptions import ContractLogicError, TransactionNotFound, Web3RPCError
-from web3.types import TxParams, TxReceipt
+from web3.exceptions import ContractLogicError, Web3RPCError
+from web3.types import RPCEndpoint, TxParams, TxReceipt
 
 from dppdl.chain.abi import FunctionSpec
 from dppdl.chain.compiler import Artifact
 from dppdl.chain.http_provider import KeepAliveHTTPProvider
-from dppdl.chain.reverts import UnknownRevert, register_abi, revert_from_exception
+from dppdl.chain.reverts import (
+    UnknownRevert,
+    register_abi,
+    revert_from_exception,
+    revert_from_rpc_error,
+)
 from dppdl.chain.rpc_stats import Sink
 from dppdl.errors import ChainError, ConfigError, ContractRevert, RpcUnavailableError
 
@@ -111,8 +125,23 @@ class TxSender:
         self._fee_lock = threading.Lock()
         self._send_lock = threading.Lock()
         self.nonces = NonceManager(
-            lambda: w3.eth.get_transaction_count(self.address, "pending")
+            lambda: int(self._rpc("eth_getTransactionCount", [self.address, "pending"]), 16)
         )
+
+    def _rpc(self, method: str, params: list[Any]) -> Any:
+        """One request straight to the provider; an error reply raises its decoded revert, or
+        Web3RPCError with the node's message (as web3 would)."""
+        response = self.w3.provider.make_request(RPCEndpoint(method), params)
+        error: Any = response.get("error")
+        if error is None:
+            return response.get("result")
+        message = error
+        if isinstance(error, Mapping):
+            revert = revert_from_rpc_error(error)
+            if revert is not None:
+                raise revert
+            message = error.get("message", error)
+        raise Web3RPCError(str(message), rpc_response=response)
 
     # -- fields --------------------------------------------------------------------------
     def fees(self) -> tuple[int, int]:
@@ -120,11 +149,12 @@ class TxSender:
         with self._fee_lock:
             now = time.monotonic()
             if self._fees is None or now - self._fees[0] > self.fee_ttl:
-                block = self.w3.eth.get_block("latest")
-                self._fees = (now, int(block["number"]), int(block.get("baseFeePerGas") or 0))
+                block = self._rpc("eth_getBlockByNumber", ["latest", False])
+                base_fee = int(block.get("baseFeePerGas") or "0x0", 16)
+                self._fees = (now, int(block["number"], 16), base_fee)
             if self._priority_fee is None:
                 try:
-                    self._priority_fee = int(self.w3.eth.max_priority_fee)
+                    self._priority_fee = int(self._rpc("eth_maxPriorityFeePerGas", []), 16)
                 except Exception:  # nodes without the method: 1 gwei is a safe devnet tip
                     self._priority_fee = 10**9
             tip = self._priority_fee
@@ -132,14 +162,11 @@ class TxSender:
 
     def estimate(self, tx: TxParams) -> int:
         """Gas estimate × headroom; a revert during estimation raises its decoded class."""
-        try:
-            estimate = self.w3.eth.estimate_gas(tx)
-        except (ContractLogicError, Web3RPCError) as exc:
-            decoded = revert_from_exception(exc)
-            if decoded is None:
-                raise
-            raise decoded from exc
-        return int(estimate * self.gas_headroom)
+        call = {"from": tx["from"], "data": HexBytes(tx.get("data", b"")).to_0x_hex(),
+                "value": hex(int(tx.get("value", 0)))}  # fmt: skip
+        if tx.get("to"):
+            call["to"] = str(tx["to"])
+        return int(int(self._rpc("eth_estimateGas", [call]), 16) * self.gas_headroom)
 
     def build(
         self, fn: ContractFunction | None = None, *, to: str | None = None, data: bytes = b"",
@@ -170,7 +197,8 @@ class TxSender:
                 signed_tx = dict(tx, nonce=self.nonces.take())
                 signed = self.account.sign_transaction(signed_tx)  # type: ignore[arg-type]
                 try:
-                    return self.w3.eth.send_raw_transaction(signed.raw_transaction)
+                    raw = HexBytes(signed.raw_transaction).to_0x_hex()
+                    return HexBytes(self._rpc("eth_sendRawTransaction", [raw]))
                 except Exception as exc:
                     text = _message(exc)
                     if any(k in text for k in _ALREADY_KNOWN):
@@ -198,17 +226,18 @@ class TxSender:
     def wait(self, tx_hash: HexBytes | str, *, timeout: float | None = None) -> TxReceipt:
         """Poll for the receipt; status 0 replays the call to raise the decoded revert."""
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        wanted = HexBytes(tx_hash).to_0x_hex()
         while True:
-            try:
-                receipt = self.w3.eth.get_transaction_receipt(HexBytes(tx_hash))
+            found = self._rpc("eth_getTransactionReceipt", [wanted])
+            if found is not None:
+                receipt: TxReceipt = receipt_formatter(found)
                 break
-            except TransactionNotFound:
-                if time.monotonic() > deadline:
-                    raise TxTimeoutError(
-                        f"transaction {HexBytes(tx_hash).to_0x_hex()} not mined in "
-                        f"{self.timeout if timeout is None else timeout:.0f} s"
-                    ) from None
-                time.sleep(self.poll_interval)
+            if time.monotonic() > deadline:
+                raise TxTimeoutError(
+                    f"transaction {wanted} not mined in "
+                    f"{self.timeout if timeout is None else timeout:.0f} s"
+                )
+            time.sleep(self.poll_interval)
         if receipt["status"] != 1:
             raise replay_revert(self.w3, receipt)
         return receipt

@@ -9,9 +9,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract import Contract
+from web3.exceptions import Web3RPCError
 
 from dppdl.chain.compiler import Artifact
 from dppdl.chain.devnet import Devnet, pid_alive, start_devnet
@@ -149,6 +152,22 @@ def test_reverts_decode_from_estimate_mined_tx_and_call(
     assert isinstance(mined.value, ContractRevert)
     # the nonce counter survived the failures: the next transaction goes through
     assert sender.send(counter.functions.increment(1))["status"] == 1
+
+
+def test_a_node_error_keeps_its_message_and_the_nonce(
+    w3: Web3, dev_accounts: list[LocalAccount], chain_snapshot: str,
+) -> None:
+    # Prepare: a key the devnet never funded
+    poor = TxSender(w3, Account.from_key(b"\x07" * 32))
+    # Execute: the node refuses the raw transaction (not a revert)
+    with pytest.raises(Web3RPCError, match="(?i)insufficient funds"):
+        poor.transfer(dev_accounts[0].address, value_wei=10**18)
+    # Assert: the refused nonce was given back, the receipt of a real transfer is formatted
+    assert poor.nonces.peek() == 0
+    receipt = TxSender(w3, dev_accounts[5]).transfer(poor.address, value_wei=10**18)
+    assert receipt["status"] == 1 and receipt["gasUsed"] == 21_000
+    assert isinstance(receipt["transactionHash"], HexBytes) and receipt["logs"] == []
+    assert receipt["from"] == dev_accounts[5].address  # checksummed, as web3 gives it
 
 
 def test_out_of_gas_is_reported(
