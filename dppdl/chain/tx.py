@@ -2,9 +2,9 @@
 
 `TxSender` posts its JSON-RPC requests (gas estimate, fees, nonce, raw transaction, receipt)
 straight to the provider. web3's `w3.eth` methods put each through method lookup, middleware
-and result formatters: about 3.4 ms of CPU for `estimate_gas` and 1.8 ms for a receipt here,
-against 0.4 ms for the bare round trip (`benchmarks/chain.py`). A party sends four
-transactions an epoch, so that was most of its chain CPU. Receipts are still formatted by
+and result formatters: about 3.4 ms of CPU for `estimate_gas` and 1.8 ms for a receipt on
+this machine, against 0.4 ms for the bare round trip (docs/PERFORMANCE.md). A party sends four
+transactions an epoch, so that was half of its chain CPU. Receipts are still formatted by
 web3's own receipt formatter (ints, HexBytes, checksummed addresses), as plain dicts.
 """
 
