@@ -197,7 +197,7 @@ class TxSender:
                 signed_tx = dict(tx, nonce=self.nonces.take())
                 signed = self.account.sign_transaction(signed_tx)  # type: ignore[arg-type]
                 try:
-                    raw = HexBytes(signed.raw_transaction).to_0x_hex()
+                    raw = signed.raw_transaction.to_0x_hex()
                     return HexBytes(self._rpc("eth_sendRawTransaction", [raw]))
                 except Exception as exc:
                     text = _message(exc)
