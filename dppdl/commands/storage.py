@@ -11,6 +11,7 @@ from functools import wraps
 from pathlib import Path
 from typing import Any
 
+from storage import open_store
 from storage.cli import TOKEN_ENV, add_serve_arguments, run_serve
 from storage.errors import StorageError, StorageUserError
 
@@ -58,8 +59,6 @@ def _add_store_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _open(args: argparse.Namespace) -> Any:
-    from storage import open_store  # imports httpx: only when a store is used
-
     if not args.store:
         raise StorageUserError(f"no --store given and ${STORE_ENV} is not set")
     several = len(args.store.split(",")) > 1

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-with warnings.catch_warnings():  # Starlette 1.x prefers httpx2; httpx is what the project ships
+with warnings.catch_warnings():  # Starlette 1.x prefers httpx2; the tests ship httpx
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 

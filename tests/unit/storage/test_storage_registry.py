@@ -55,6 +55,7 @@ def test_several_specs_are_replicated(
         ("dir:", {}, "bad store"),
         ("http://", {}, "bad storage node URL"),
         ("http://h:1?x=1", {}, "no query"),
+        ("http://h:99999", {}, "bad port"),
         ("dir://a,dir://a", {}, "listed twice"),
         ("dir://a", {"replication": 2}, "needs that many nodes"),
         ("dir://a,dir://b", {"replication": 3}, "replication must be between 1 and 2"),
