@@ -6,6 +6,7 @@ and result formatters: about 3.4 ms of CPU for `estimate_gas` and 1.8 ms for a r
 this machine, against 0.4 ms for the bare round trip (docs/PERFORMANCE.md). A party sends four
 transactions an epoch, so that was half of its chain CPU. Receipts are still formatted by
 web3's own receipt formatter (ints, HexBytes, checksummed addresses), as plain dicts.
+`dppdl.chain.signing.Type2Signer` signs them: 0.17 ms of CPU against eth_account's 0.77 ms.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from dppdl.chain.reverts import (
     revert_from_rpc_error,
 )
 from dppdl.chain.rpc_stats import Sink
+from dppdl.chain.signing import Type2Signer
 from dppdl.errors import ChainError, ConfigError, ContractRevert, RpcUnavailableError
 
 
@@ -114,6 +116,7 @@ class TxSender:
         self.w3 = w3
         self.account = account
         self.address = account.address
+        self.signer = Type2Signer(account)
         self.gas_headroom = gas_headroom
         self.base_fee_multiplier = base_fee_multiplier
         self.timeout = timeout
@@ -194,15 +197,13 @@ class TxSender:
         """Assign the next nonce, sign and submit; resync once on 'nonce too low'."""
         with self._send_lock:
             for attempt in (0, 1):
-                signed_tx = dict(tx, nonce=self.nonces.take())
-                signed = self.account.sign_transaction(signed_tx)  # type: ignore[arg-type]
+                raw, tx_hash = self.signer.sign(dict(tx, nonce=self.nonces.take()))
                 try:
-                    raw = signed.raw_transaction.to_0x_hex()
-                    return HexBytes(self._rpc("eth_sendRawTransaction", [raw]))
+                    return HexBytes(self._rpc("eth_sendRawTransaction", [raw.to_0x_hex()]))
                 except Exception as exc:
                     text = _message(exc)
                     if any(k in text for k in _ALREADY_KNOWN):
-                        return HexBytes(signed.hash)
+                        return tx_hash
                     self.nonces.resync()  # the taken nonce was not used: close the gap
                     if attempt == 0 and any(k in text for k in _NONCE_TOO_LOW):
                         continue
