@@ -44,6 +44,11 @@ class StorageNode:
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
+    @property
+    def pid(self) -> int | None:
+        """The running node's process id (None before start)."""
+        return self._process.pid if self._process is not None else None
+
     def start(self) -> str:
         """Start the node and return its URL (the first line it prints)."""
         argv = [*self.command, "--dir", str(self.directory), "--port", str(self.port)]
