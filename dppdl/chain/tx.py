@@ -88,6 +88,7 @@ class NonceManager:
 
 _NONCE_TOO_LOW = ("nonce too low", "nonce is too low", "already been used", "oldnonce")
 _ALREADY_KNOWN = ("already known", "already imported", "known transaction")
+_FIRST_RECEIPT_PAUSE = 0.002  # seconds before the second receipt poll; then doubling
 
 
 def _message(exc: BaseException) -> str:
@@ -107,7 +108,7 @@ class TxSender:
         priority_fee: int | None = None,  # wei; None asks the node once (eth_maxPriorityFeePerGas)
         fee_ttl: float = 1.0,  # seconds a fetched base fee is reused before asking again
         timeout: float = 60.0,  # seconds to wait for a receipt
-        poll_interval: float = 0.05,  # seconds between receipt polls
+        poll_interval: float = 0.05,  # longest pause between receipt polls (the first is 2 ms)
     ) -> None:
         if gas_headroom < 1.0:
             raise ConfigError(f"gas_headroom must be >= 1.0, got {gas_headroom}")
@@ -228,6 +229,9 @@ class TxSender:
         """Poll for the receipt; status 0 replays the call to raise the decoded revert."""
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
         wanted = HexBytes(tx_hash).to_0x_hex()
+        # An automining devnet has the receipt within milliseconds, often not yet at the first
+        # poll: pauses of 2, 4, 8 ... ms up to poll_interval, not poll_interval at once.
+        pause = min(_FIRST_RECEIPT_PAUSE, self.poll_interval)
         while True:
             found = self._rpc("eth_getTransactionReceipt", [wanted])
             if found is not None:
@@ -238,7 +242,8 @@ class TxSender:
                     f"transaction {wanted} not mined in "
                     f"{self.timeout if timeout is None else timeout:.0f} s"
                 )
-            time.sleep(self.poll_interval)
+            time.sleep(pause)
+            pause = min(pause * 2, self.poll_interval)
         if receipt["status"] != 1:
             raise replay_revert(self.w3, receipt)
         return receipt
