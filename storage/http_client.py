@@ -90,18 +90,19 @@ class HttpStore(BlobStore):
 
     def get(self, cid: str) -> bytes:
         digest = digest_from_cid(cid)
+        too_large = IntegrityError(
+            f"storage node {self.url} sent more than {self.max_size} bytes for {cid}"
+        )
         with self._exchange("GET", f"/blobs/{cid}", f"get {cid}") as response:
-            if response.status != 200:
-                self._raise_for(response.status, response.read(), f"get {cid}")
-            too_large = IntegrityError(
-                f"storage node {self.url} sent more than {self.max_size} bytes for {cid}"
-            )
-            if response.length is not None:  # announced: refused before a byte is read
-                if response.length > self.max_size:
-                    raise too_large
-                body = response.read()
-            else:
+            ok, announced = response.status == 200, response.length
+            if ok and announced is not None and announced > self.max_size:
+                raise too_large  # refused before a byte of it is read
+            if ok and announced is None:
                 body = _read_at_most(response, self.max_size, too_large)
+            else:
+                body = response.read()  # a blob of announced length, or an error body
+        if not ok:  # the error body was read whole: the connection stays usable
+            self._raise_for(response.status, body, f"get {cid}")
         if hashlib.sha256(body).digest() != digest:
             raise IntegrityError(f"storage node {self.url} served bytes that do not match {cid}")
         return body
@@ -240,7 +241,10 @@ class HttpStore(BlobStore):
 
 
 def _readable(sock: socket.socket) -> bool:
-    return bool(select.select([sock], [], [], 0)[0])
+    """Whether reading would not block (poll, not select: any file descriptor number)."""
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return bool(poller.poll(0))
 
 
 def _read_at_most(response: http.client.HTTPResponse, limit: int, error: Exception) -> bytes:
