@@ -67,4 +67,4 @@ class Type2Signer:
 
 
 def _uint(value: object) -> bool:
-    return type(value) is int and value >= 0
+    return type(value) is int and 0 <= value < 2**256

@@ -64,8 +64,9 @@ def test_the_sender_is_recovered_from_the_signature() -> None:
         {"type": None, "gasPrice": 10**9, "maxFeePerGas": None, "maxPriorityFeePerGas": None},
         {"accessList": [{"address": ACCOUNT.address, "storageKeys": []}]},
         {"nonce": "0x7"},
+        {"value": 2**256},
     ],
-    ids=["legacy", "access-list", "hex-nonce"],
+    ids=["legacy", "access-list", "hex-nonce", "value-past-uint256"],
 )
 def test_other_shapes_are_signed_by_eth_account(change: dict[str, Any]) -> None:
     tx: dict[str, Any] = {"type": 2, "chainId": 1, "nonce": 7, "maxPriorityFeePerGas": 1,
@@ -84,3 +85,4 @@ def test_another_sender_is_refused_like_eth_account() -> None:
           "gas": 21_000, "to": other, "value": 0, "from": other}  # fmt: skip
     with pytest.raises(TypeError, match="from field must match"):
         SIGNER.sign(tx)
+
