@@ -23,7 +23,8 @@ _FIELDS = frozenset(
     {"type", "chainId", "nonce", "maxPriorityFeePerGas", "maxFeePerGas", "gas", "to", "value",
      "data", "from"}
 )  # fmt: skip
-_NUMBERS = ("chainId", "nonce", "maxPriorityFeePerGas", "maxFeePerGas", "gas")  # all required
+# All required, in the order of the type-2 encoding.
+_NUMBERS = ("chainId", "nonce", "maxPriorityFeePerGas", "maxFeePerGas", "gas")
 
 
 class Type2Signer:
@@ -38,14 +39,10 @@ class Type2Signer:
             signed = self.account.sign_transaction(dict(tx))  # type: ignore[arg-type]
             return HexBytes(signed.raw_transaction), HexBytes(signed.hash)
         to = tx.get("to")
-        fields: list[Any] = [
-            int(tx["chainId"]),
-            int(tx["nonce"]),
-            int(tx["maxPriorityFeePerGas"]),
-            int(tx["maxFeePerGas"]),
-            int(tx["gas"]),
+        fields: list[Any] = [  # the numbers are ints already (_plain_type2)
+            *(tx[k] for k in _NUMBERS),
             to_canonical_address(to) if to else b"",
-            int(tx.get("value", 0)),
+            tx.get("value", 0),
             bytes(HexBytes(tx.get("data", b""))),
             [],  # access list
         ]
