@@ -74,7 +74,10 @@ def schedule_key(args: argparse.Namespace, method: str = "dppdl") -> str:
     if not method.startswith("dppdl"):
         return base
     ef = "-ef" if args.error_feedback else ""
-    return f"{base}/R{args.aggregation}-{'own' if args.own_init else 'shared'}{ef}"
+    bound = "" if args.update_bound is None else f"-b{args.update_bound:g}"
+    start = "" if args.start == "pretrained" else f"-from-{args.start}"
+    return (f"{base}/R{args.aggregation}-{'own' if args.own_init else 'shared'}{ef}{bound}"
+            f"{start}")
 
 
 def collab_for(args: argparse.Namespace, seed: int) -> CollabConfig:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from dppdl.learning.collab import AGGREGATIONS, CollabConfig
+from dppdl.learning.collab import AGGREGATIONS, STARTS, CollabConfig
 
 
 def add_collab_args(parser: argparse.ArgumentParser, *, init_seed: bool = True) -> None:
@@ -22,6 +22,13 @@ def add_collab_args(parser: argparse.ArgumentParser, *, init_seed: bool = True) 
     parser.add_argument("--error-feedback", action=argparse.BooleanOptionalAction,
                         default=default.error_feedback,
                         help="sell top-k of the update plus what earlier sales left unsent")
+    parser.add_argument("--start", choices=STARTS, default=default.start,
+                        help="Algorithm 2 starts from each party's standalone model "
+                             "(pretrained) or from the task's initial model again (init)")
+    parser.add_argument("--update-bound", type=float, default=default.update_bound,
+                        metavar="GAMMA",
+                        help="cut every entry of a party's local update to [-GAMMA, GAMMA] "
+                             "before it is applied or sold (default: no cut)")
 
 
 def collab_from_args(args: argparse.Namespace, *, init_seed: int | None = None) -> CollabConfig:
@@ -30,5 +37,5 @@ def collab_from_args(args: argparse.Namespace, *, init_seed: int | None = None) 
     seed = args.init_seed if init_seed is None else init_seed
     return CollabConfig(
         init_seed=None if args.own_init else seed, aggregation=args.aggregation,
-        error_feedback=args.error_feedback,
+        error_feedback=args.error_feedback, update_bound=args.update_bound, start=args.start,
     )

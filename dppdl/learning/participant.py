@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from dppdl.errors import ConfigError
-from dppdl.learning.collab import CollabConfig, aggregate_step
+from dppdl.learning.collab import CollabConfig, aggregate_step, bound_update
 from dppdl.learning.data import MnistData, PartyShard, party_tensors
 from dppdl.learning.dpgan import (
     DPGANConfig,
@@ -100,9 +100,9 @@ class Participant:
         self.behaviour: Behaviour = behaviour
         self.collab = collab or CollabConfig()
         init = self.collab.init_seed
-        self.model = build_model(
-            model_name, seed=derive_seed(seed, index, "model") if init is None else init
-        )
+        self.init_seed = derive_seed(seed, index, "model") if init is None else init
+        self.model = build_model(model_name, seed=self.init_seed)
+        self.collaborating = False  # True from the first local update of Algorithm 2 on
         self.generator = torch.Generator().manual_seed(derive_seed(seed, index, "train"))
         self.steps = 0  # SGD updates so far (drives the decayed learning rate)
         self.gan: DPGANResult | None = None
@@ -166,14 +166,35 @@ class Participant:
             return rng.integers(0, N_CLASSES, n, dtype=np.int64)
         return predict(self.model, samples).numpy().astype(np.int64)
 
+    def begin_collaboration(self) -> None:
+        """Before the first local update of Algorithm 2: with the task's ``start="init"`` the
+        model goes back to the initial weights (the standalone model has served benchmarking).
+        Later calls do nothing, so a resumed party does not restart twice."""
+        if self.collaborating:
+            return
+        if self.collab.start == "init":
+            initial = build_model(self.model_name, seed=self.init_seed)
+            self.model.load_state_dict(initial.state_dict())
+        self.collaborating = True
+
     def local_update(self) -> np.ndarray:
-        """One local epoch; keeps the new weights and returns Δw (float32, flat)."""
+        """One local epoch; keeps w_i + Δw_i and returns Δw_i (float32, flat), its entries cut
+        to the task's ``update_bound`` when it has one."""
+        self.begin_collaboration()
         before = flatten_params(self.model)
         self.steps += train_local(
             self.model, self.x, self.y, config=self.train_config, epochs=1,
             generator=self.generator, start_step=self.steps,
         )
-        return (flatten_params(self.model) - before).numpy()
+        return self._keep_bounded(before)
+
+    def _keep_bounded(self, before: torch.Tensor) -> np.ndarray:
+        delta = (flatten_params(self.model) - before).numpy()
+        if self.collab.update_bound is None:
+            return delta
+        delta = bound_update(delta, self.collab.update_bound)
+        load_flat_params(self.model, before + torch.from_numpy(delta))
+        return delta
 
     def apply_aggregate(
         self, sum_of_sparse_updates: np.ndarray, *, own_update: np.ndarray, n_senders: int
@@ -210,6 +231,7 @@ class Participant:
             "model": {k: v.clone() for k, v in self.model.state_dict().items()},
             "generator": self.generator.get_state(),
             "steps": self.steps,
+            "collaborating": self.collaborating,
             "gan": gan,
         }
 
@@ -220,6 +242,7 @@ class Participant:
         self.model.load_state_dict(state["model"])
         self.generator.set_state(state["generator"])
         self.steps = int(state["steps"])
+        self.collaborating = bool(state.get("collaborating", False))
         gan = state["gan"]
         if gan is None:
             self.gan = None
@@ -254,9 +277,11 @@ def local_update_many(parties: Sequence[Participant], *, batched: bool) -> list[
     """`local_update` for each party (one local epoch), optionally vmapped; returns each Δw."""
     if not batched or len(parties) < 2:
         return [p.local_update() for p in parties]
+    for p in parties:
+        p.begin_collaboration()
     before = [flatten_params(p.model) for p in parties]
     _train_batched(parties, epochs=1)
-    return [(flatten_params(p.model) - b).numpy() for p, b in zip(parties, before, strict=True)]
+    return [p._keep_bounded(b) for p, b in zip(parties, before, strict=True)]
 
 
 def _train_batched(parties: Sequence[Participant], *, epochs: int) -> None:

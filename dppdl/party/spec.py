@@ -15,7 +15,10 @@ from dppdl.learning.dpgan import DPGANConfig
 from dppdl.learning.models import build_model, param_count
 from dppdl.learning.train import TrainConfig
 
-SPEC_FORMAT = "dppdl-task-spec/2"
+SPEC_FORMAT = "dppdl-task-spec/3"
+# format 2's `collab` had no `update_bound` nor `start`: its tasks ran with the defaults (no
+# bound, Algorithm 2 from the standalone models), which parsing it gives
+FORMAT_2 = "dppdl-task-spec/2"
 # format 1 had no `collab`: its tasks ran with per-party initial models and the "sum" rule
 LEGACY_FORMAT = "dppdl-task-spec/1"
 LEGACY_COLLAB = CollabConfig(init_seed=None, aggregation="sum", error_feedback=False)
@@ -65,10 +68,17 @@ class TaskSpec:
             version = doc.pop("format")
             if version == LEGACY_FORMAT:
                 collab = LEGACY_COLLAB
+            elif version == FORMAT_2:
+                old = doc.pop("collab")
+                if {"update_bound", "start"} & old.keys():
+                    raise ConfigError(f"a {FORMAT_2} spec has no update_bound or start")
+                collab = CollabConfig(**old)
             elif version == SPEC_FORMAT:
                 collab = CollabConfig(**doc.pop("collab"))
             else:
-                raise ConfigError(f"task spec is not {SPEC_FORMAT} (nor {LEGACY_FORMAT})")
+                raise ConfigError(
+                    f"task spec is not {SPEC_FORMAT} (nor {FORMAT_2} or {LEGACY_FORMAT})"
+                )
             # JSON has no tuples: every list in the GAN config was a tuple (e.g. Adam betas)
             gan = {k: tuple(v) if isinstance(v, list) else v for k, v in doc.pop("gan").items()}
             return cls(

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from dppdl.errors import ConfigError
-from dppdl.learning.collab import CollabConfig, aggregate_step
+from dppdl.learning.collab import CollabConfig, aggregate_step, bound_update
 
 vectors = arrays(np.float32, 16, elements=st.floats(-1, 1, width=32))
 
@@ -52,3 +52,22 @@ def test_bad_inputs_are_refused() -> None:
         with pytest.raises(ConfigError, match="init_seed"):
             CollabConfig(init_seed=bad)  # type: ignore[arg-type]
     assert CollabConfig(init_seed=None).init_seed is None
+    for bad_bound in (0, -0.001, float("inf"), float("nan"), True, "0.001"):
+        with pytest.raises(ConfigError, match="update_bound"):
+            CollabConfig(update_bound=bad_bound)  # type: ignore[arg-type]
+    assert CollabConfig(update_bound=1).update_bound == 1
+
+
+@given(update=vectors, bound=st.floats(1e-4, 2.0))
+def test_bound_cuts_each_entry_and_keeps_the_small_ones(update: np.ndarray, bound: float) -> None:
+    cut = bound_update(update, bound)
+    assert cut.dtype == np.float32
+    assert np.all(np.abs(cut) <= np.float32(bound))
+    small = np.abs(update) <= np.float32(bound)
+    np.testing.assert_array_equal(cut[small], update[small])
+    np.testing.assert_array_equal(np.sign(cut), np.sign(update))
+
+
+def test_no_bound_leaves_the_update_as_it_is() -> None:
+    update = np.array([-3.0, 0.5, 7.0], dtype=np.float32)
+    np.testing.assert_array_equal(bound_update(update, None), update)

@@ -12,7 +12,8 @@ from dppdl.party.spec import LEGACY_COLLAB, TaskSpec
 
 
 def test_spec_round_trips_through_its_canonical_json() -> None:
-    collab = CollabConfig(init_seed=9, aggregation="sum", error_feedback=False)
+    collab = CollabConfig(init_seed=9, aggregation="sum", error_feedback=False,
+                          update_bound=0.001, start="init")  # fmt: skip
     spec = TaskSpec(model="cnn", n_parties=5, epochs=3, collab=collab)
     data = spec.to_json_bytes()
     again = TaskSpec.from_json_bytes(data)
@@ -43,3 +44,22 @@ def test_a_format_1_spec_keeps_the_rules_its_task_ran_with() -> None:
     assert spec.collab == LEGACY_COLLAB
     assert CollabConfig(init_seed=None, aggregation="sum", error_feedback=False) == LEGACY_COLLAB
     assert spec.n_parties == 3
+
+
+def test_a_format_2_spec_keeps_the_rules_its_task_ran_with() -> None:
+    # Prepare: a spec as format 2 wrote it (collab without update_bound and start)
+    doc = json.loads(TaskSpec(collab=CollabConfig(aggregation="sum")).to_json_bytes())
+    doc["format"] = "dppdl-task-spec/2"
+    del doc["collab"]["update_bound"], doc["collab"]["start"]
+    # Execute
+    spec = TaskSpec.from_json_bytes(json.dumps(doc).encode())
+    # Assert: no bound, Algorithm 2 from the standalone models
+    assert spec.collab == CollabConfig(aggregation="sum", update_bound=None, start="pretrained")
+    # a format-2 spec cannot carry the newer keys, and an unknown start is refused
+    doc["collab"]["start"] = "init"
+    with pytest.raises(ConfigError, match="has no update_bound or start"):
+        TaskSpec.from_json_bytes(json.dumps(doc).encode())
+    with pytest.raises(ConfigError, match="unknown start"):
+        TaskSpec.from_json_bytes(
+            TaskSpec().to_json_bytes().replace(b'"start":"pretrained"', b'"start":"scratch"')
+        )

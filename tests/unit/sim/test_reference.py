@@ -163,6 +163,74 @@ def test_mean_rule_averages_own_and_bought_updates(data: MnistData) -> None:
     np.testing.assert_allclose(p.params(), before + (delta + bought) / 3, atol=1e-6)
 
 
+def test_update_bound_cuts_the_kept_and_returned_update(data: MnistData) -> None:
+    # Prepare: the same party with and without a bound small enough to bite
+    free = make_party(data)
+    bounded = make_party(data, collab=CollabConfig(update_bound=1e-3))
+    before = bounded.params().copy()
+    # Execute
+    d_free = free.local_update()
+    d_bound = bounded.local_update()
+    # Assert: the bound bit, the model holds exactly w + the cut update, small entries survive
+    assert np.abs(d_free).max() > 1e-3
+    assert np.abs(d_bound).max() <= np.float32(1e-3)
+    np.testing.assert_allclose(bounded.params(), before + d_bound, atol=1e-7)
+    small = np.abs(d_free) <= 1e-3
+    np.testing.assert_allclose(d_bound[small], d_free[small], atol=1e-7)
+    np.testing.assert_array_equal(np.sign(d_bound), np.sign(d_free))
+
+
+def test_batched_updates_are_bounded_too(data: MnistData) -> None:
+    bound = CollabConfig(update_bound=5e-4)
+    looped = [make_party(data, index=i, collab=bound) for i in range(2)]
+    batched = [make_party(data, index=i, collab=bound) for i in range(2)]
+    d_loop = local_update_many(looped, batched=False)
+    d_batch = local_update_many(batched, batched=True)
+    for lp, bp, dl, db in zip(looped, batched, d_loop, d_batch, strict=True):
+        assert np.abs(db).max() <= np.float32(5e-4)
+        np.testing.assert_allclose(dl, db, atol=1e-5)
+        np.testing.assert_allclose(lp.params(), bp.params(), atol=1e-5)
+
+
+def test_start_init_restarts_collaboration_from_the_initial_model_once(data: MnistData) -> None:
+    # Prepare: two parties pretrained alike, one continuing, one restarting from the init
+    initial = make_party(data).params().copy()
+    cont = make_party(data)
+    restart = make_party(data, collab=CollabConfig(start="init"))
+    for p in (cont, restart):
+        p.pretrain()
+    pretrained = restart.params().copy()
+    # Execute
+    d_cont = cont.local_update()
+    d_restart = restart.local_update()
+    after_first = restart.params().copy()
+    d_second = restart.local_update()
+    # Assert: the first update starts from the initial weights, later ones go on from there
+    assert not np.array_equal(pretrained, initial)
+    np.testing.assert_allclose(after_first, initial + d_restart, atol=1e-6)
+    np.testing.assert_allclose(cont.params(), pretrained + d_cont, atol=1e-6)
+    np.testing.assert_allclose(restart.params(), after_first + d_second, atol=1e-6)
+    # a party restored from a checkpoint taken after the restart does not restart again
+    resumed = make_party(data, collab=CollabConfig(start="init"))
+    resumed.load_state_dict(restart.state_dict())
+    assert np.array_equal(resumed.local_update(), restart.local_update())
+    np.testing.assert_array_equal(resumed.params(), restart.params())
+
+
+def test_batched_updates_restart_from_the_initial_model(data: MnistData) -> None:
+    start = CollabConfig(start="init")
+    looped = [make_party(data, index=i, collab=start) for i in range(2)]
+    batched = [make_party(data, index=i, collab=start) for i in range(2)]
+    pretrain_many(looped, batched=False)
+    pretrain_many(batched, batched=True)
+    d_loop = local_update_many(looped, batched=False)
+    d_batch = local_update_many(batched, batched=True)
+    for lp, bp, dl, db in zip(looped, batched, d_loop, d_batch, strict=True):
+        assert bp.collaborating and lp.collaborating
+        np.testing.assert_allclose(dl, db, atol=1e-5)
+        np.testing.assert_allclose(lp.params(), bp.params(), atol=1e-5)
+
+
 def test_parties_share_the_task_initial_model_unless_told_otherwise(data: MnistData) -> None:
     # Prepare / Execute
     shared = [make_party(data, index=i).params() for i in range(2)]
