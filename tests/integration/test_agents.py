@@ -70,12 +70,14 @@ def test_happy_path_four_agent_processes(real: SimulationConfig) -> None:
     assert (sim.run_dir / "run.json").exists()
 
 
-@pytest.mark.parametrize("error_feedback", [False, True], ids=["top-k", "error-feedback"])
+@pytest.mark.parametrize("collab", [
+    CollabConfig(),
+    CollabConfig(error_feedback=True, start="init", update_bound=0.01),
+], ids=["top-k", "error-feedback-from-init-bounded"])
 def test_chain_path_matches_the_reference_runner(
-    tiny: SimulationConfig, error_feedback: bool
+    tiny: SimulationConfig, collab: CollabConfig
 ) -> None:
     # Prepare: the same seed, shards, models and DP-GANs in one process without chain or crypto
-    collab = CollabConfig(error_feedback=error_feedback)
     reference = run_reference(ReferenceConfig(
         n_parties=tiny.parties, setting=tiny.setting, model=tiny.model, epochs=tiny.epochs,
         seed=tiny.seed, gan=tiny.gan, train_limit=tiny.limit, test_limit=tiny.test_limit,
