@@ -150,6 +150,9 @@ class Generator(nn.Module):
         self.register_buffer("mean", torch.tensor(float(mean)))
         self.register_buffer("std", torch.tensor(float(std)))
 
+    mean: torch.Tensor  # buffers, registered in __init__
+    std: torch.Tensor
+
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         if self.n_classes:
             if labels is None:
@@ -169,6 +172,9 @@ class Discriminator(nn.Module):
     normalisation layers (Opacus forbids BatchNorm). With ``n_classes > 0`` the logit adds
     <embed(class), features> (a projection discriminator).
     """
+
+    mean: torch.Tensor  # buffers, registered in __init__
+    std: torch.Tensor
 
     def __init__(
         self, *, width: int, n_classes: int = 0, linear: bool = False, mean: float = 0.0,
@@ -244,10 +250,12 @@ def _frozen(disc: nn.Module) -> Iterator[nn.Module]:
     be clipped, noised and charged to the privacy budget at the next discriminator step) nor
     leave ``.grad`` on the discriminator.
     """
-    gsm = disc if hasattr(disc, "disable_hooks") else None
+    # an Opacus GradSampleModule has these two (opacus is imported only where it trains)
+    disable_hooks = getattr(disc, "disable_hooks", None)
+    enable_hooks = getattr(disc, "enable_hooks", None)
     trainable = [p for p in disc.parameters() if p.requires_grad]
-    if gsm is not None:
-        gsm.disable_hooks()
+    if disable_hooks is not None:
+        disable_hooks()
     for p in trainable:
         p.requires_grad_(False)
     try:
@@ -255,8 +263,8 @@ def _frozen(disc: nn.Module) -> Iterator[nn.Module]:
     finally:
         for p in trainable:
             p.requires_grad_(True)
-        if gsm is not None:
-            gsm.enable_hooks()
+        if enable_hooks is not None:
+            enable_hooks()
 
 
 def _fake_labels(n: int, n_classes: int, rng: torch.Generator) -> torch.Tensor | None:
@@ -267,8 +275,8 @@ def _fake_labels(n: int, n_classes: int, rng: torch.Generator) -> torch.Tensor |
 def _ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
     for e, p in zip(ema.parameters(), model.parameters(), strict=True):
         e.lerp_(p, 1.0 - decay)
-    for e, b in zip(ema.buffers(), model.buffers(), strict=True):
-        e.copy_(b)
+    for eb, b in zip(ema.buffers(), model.buffers(), strict=True):
+        eb.copy_(b)
 
 
 def train_dpgan(

@@ -6,7 +6,7 @@ import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import torch
 from eth_account import Account
@@ -19,7 +19,7 @@ from dppdl.chain.keystore import load_eth_keystore
 from dppdl.chain.tx import TxSender, connect
 from dppdl.crypto.keys import PartyKeys
 from dppdl.errors import ConfigError, UserError
-from dppdl.learning.data import MnistData, load_mnist, make_partition
+from dppdl.learning.data import MnistData, Setting, load_mnist, make_partition
 from dppdl.learning.participant import Participant, participant_for_shard
 from dppdl.party.checkpoint import Checkpoint
 from dppdl.party.config import LABEL_BEHAVIOURS, PartyConfig
@@ -39,9 +39,9 @@ def build_participant(
     if d.n_parties != spec.n_parties:
         raise ConfigError(f"data.n_parties is {d.n_parties} but the task has {spec.n_parties}")
     shard = make_partition(
-        setting=d.setting,
+        setting=cast(Setting, d.setting),  # checked against SETTINGS by DataConfig
         n_parties=d.n_parties,
-        seed=d.seed,  # type: ignore[arg-type]
+        seed=d.seed,
         n_train=int(data.train_x.shape[0]),
     )[d.index]
     labels = config.behaviour if config.behaviour in LABEL_BEHAVIOURS else "honest"

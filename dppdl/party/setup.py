@@ -7,7 +7,7 @@ import warnings
 from pathlib import Path
 
 from dppdl.chain.keystore import save_eth_keystore
-from dppdl.crypto.keys import MIN_SCRYPT_N, PartyKeys
+from dppdl.crypto.keys import DEFAULT_SCRYPT_N, MIN_SCRYPT_N, PartyKeys
 from dppdl.errors import UserError
 from dppdl.party.config import PartyConfig, dump_config
 
@@ -47,7 +47,7 @@ def init_party(
     keys.save(
         config.box_key_file,
         password=password,
-        **({"scrypt_n": MIN_SCRYPT_N} if devnet_fast_kdf else {}),
+        scrypt_n=MIN_SCRYPT_N if devnet_fast_kdf else DEFAULT_SCRYPT_N,
     )
     path.write_text(dump_config(config))
     os.chmod(path, 0o600)

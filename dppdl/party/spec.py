@@ -80,7 +80,9 @@ class TaskSpec:
                     f"task spec is not {SPEC_FORMAT} (nor {FORMAT_2} or {LEGACY_FORMAT})"
                 )
             # JSON has no tuples: every list in the GAN config was a tuple (e.g. Adam betas)
-            gan = {k: tuple(v) if isinstance(v, list) else v for k, v in doc.pop("gan").items()}
+            gan: dict[str, Any] = {
+                k: tuple(v) if isinstance(v, list) else v for k, v in doc.pop("gan").items()
+            }
             return cls(
                 train=TrainConfig(**doc.pop("train")),
                 gan=DPGANConfig(**gan),

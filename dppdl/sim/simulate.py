@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import subprocess
@@ -232,6 +233,10 @@ def _relay(proc: subprocess.Popen[str], prefix: str, log: Log) -> None:
         log(prefix + line.rstrip())
 
 
+def _prefixed(log: Log, prefix: str, message: str) -> None:
+    log(prefix + message)
+
+
 def _run_in_process(configs: list[PartyConfig], *, task_id: int, timeout: float,
                     log: Log) -> None:  # fmt: skip
     """The same agent code as threads of this process (shares the loaded MNIST).
@@ -255,7 +260,7 @@ def _run_in_process(configs: list[PartyConfig], *, task_id: int, timeout: float,
     def work(i: int, pc: PartyConfig) -> None:
         try:
             ctx = open_context(config=pc, task_id=task_id, data=data,
-                               log=lambda m, i=i: log(f"[p{i}] {m}"))
+                               log=functools.partial(_prefixed, log, f"[p{i}] "))
             ctx.cancel = cancel
             PartyAgent(ctx).run()
         except AgentCancelled:
