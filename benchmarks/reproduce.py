@@ -155,7 +155,7 @@ def run_dppdl_cell(data: MnistData, *, model: str, n: int, setting: str, seed: i
         collab=collab_for(args, seed), train_limit=args.limit, test_limit=args.test_limit,
         batched=n >= 15,
     )
-    r = run_reference(cfg, data=data)
+    r = run_reference(cfg, data=data, progress=sys.stderr.isatty())  # a bar per round
     kept = [i for i, a in enumerate(r.active[-1]) if a]
     finals = [r.accuracy[-1][i] for i in kept]
     key = "data_size" if setting == "imbalanced" else "privacy_level"
@@ -227,6 +227,7 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
         if key in results["cells"] and args.skip_done:
             print(f"  skip {key} (done)")
             continue
+        print(f"  run {key} (started {time.strftime('%H:%M:%S')})", flush=True)
         t0 = time.perf_counter()
         if method == "dppdl":
             out = run_dppdl_cell(data, model=model, n=n, setting=setting, seed=seed, args=args)
