@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -23,6 +24,7 @@ from dppdl.chain.clients.types import (
     TaskState,
     UploadCommitment,
     as_bytes32,
+    snapshot_agrees,
 )
 from dppdl.chain.deployment import Deployment
 from dppdl.chain.tx import TxSender
@@ -237,17 +239,30 @@ class DppdlClient:
         calls = [("labelsDigest", (task_id, epoch, _addr(a), _addr(b))) for a, b in pairs]
         return [bytes(d) for d in self.views.call_many(calls)]
 
-    def task_and_roster(self, task_id: int) -> tuple[TaskInfo, list[PartyInfo]]:
-        """`task` and `roster` as of one block (the latest): a consistent snapshot.
+    def task_and_roster(
+        self, task_id: int, *, attempts: int = 20, pause: float = 0.05
+    ) -> tuple[TaskInfo, list[PartyInfo]]:
+        """`task` and `roster` as of one state: a consistent snapshot.
 
-        Both are read in one batch pinned to that block number. A batch alone is not enough:
-        a node may answer its calls at different blocks (Anvil runs them concurrently), and a
-        roster older than the task can show a party that the phase's close just removed."""
-        block = int(self.w3.eth.block_number)
-        task, rows = self.views.call_many(
-            [("getTask", (task_id,)), ("getRoster", (task_id,))], block=block
-        )
-        return self._task_info(task_id, task), [PartyInfo.from_abi(t) for t in rows]
+        Both are read in one batch pinned to the latest block number, and the pair is read
+        again until the task's counts agree with the roster (`snapshot_agrees`). Pinning alone
+        is not enough: Anvil answers a call at the head block from its live state, which a
+        block being mined is already changing, so the roster can predate the task and show a
+        party that the phase's close just removed (it did, in CI)."""
+        for attempt in range(attempts):
+            if attempt:
+                time.sleep(pause)
+            block = int(self.w3.eth.block_number)
+            task_abi, rows = self.views.call_many(
+                [("getTask", (task_id,)), ("getRoster", (task_id,))], block=block
+            )
+            task = self._task_info(task_id, task_abi)
+            roster = [PartyInfo.from_abi(t) for t in rows]
+            if snapshot_agrees(task, roster):
+                return task, roster
+        raise ChainError(f"the node's task and roster views of task {task_id} disagreed in "
+                         f"{attempts} reads (joined {task.joined}, credible {task.credible}, "
+                         f"{len(roster)} roster entries)")
 
     def has_reported(self, task_id: int, epoch: int, reporter: str, target: str) -> bool:
         """Whether `reporter` reported `target` in phase `epoch` (0 = benchmarking)."""

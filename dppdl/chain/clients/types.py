@@ -157,6 +157,19 @@ class TaskInfo:
     upload_deadline: int  # last block for upload commitments in the current epoch
 
 
+def snapshot_agrees(task: TaskInfo, roster: list[PartyInfo]) -> bool:
+    """Whether `task` and `roster` can be views of one state: the task's counts match the
+    roster's entries. Two reads that straddle a block (a join, a phase close that removes
+    parties, a done signal) break at least one count."""
+    if task.joined != len(roster):
+        return False
+    started = task.state in (TaskState.BENCHMARKING, TaskState.TRAINING, TaskState.FINISHED)
+    if started and task.credible != sum(p.credible for p in roster):
+        return False
+    running = task.state in (TaskState.BENCHMARKING, TaskState.TRAINING)
+    return not running or task.done_count == sum(p.done_epoch == task.epoch for p in roster)
+
+
 @dataclass(frozen=True)
 class PartyInfo:
     """A roster entry as `getRoster`/`getParty` return it."""
