@@ -1,13 +1,15 @@
-"""Learning benchmark: local SGD samples/s looped vs batched (4 and 50 parties), DP-GAN steps/s.
+"""Learning benchmark: local SGD looped vs batched (4 and 50 parties), evaluation, DP-GAN steps/s.
 
 Run: .venv/bin/python benchmarks/learning.py [--quick] [--models mlp,cnn] [--threads 1]
 Needs MNIST (`dppdl data fetch mnist`). Prints one line per measurement and the ratio against
-the baseline measured in the same run (looped training; the DP-GAN without DP).
+the baseline measured in the same run (looped training; evaluation of the model as it is, in
+chunks of 4,096 rows, as before channels_last; the DP-GAN without DP).
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -21,7 +23,7 @@ from dppdl.learning.data import MnistData, load_mnist, make_partition, party_ten
 from dppdl.learning.models import MODEL_NAMES, ModelName, build_model, flatten_params
 from dppdl.learning.seeding import torch_generator
 from dppdl.learning.sgd import TrainConfig
-from dppdl.learning.train import train_local
+from dppdl.learning.train import predict, train_local
 
 
 def bench_local_sgd(
@@ -55,6 +57,31 @@ def bench_local_sgd(
     return total / t_loop, total / t_batch, diff
 
 
+def bench_evaluation(
+    data: MnistData, *, model: ModelName, rows: int, reps: int
+) -> tuple[float, float, float]:
+    """(baseline images/s, predict images/s, share of equal labels) on the first `rows` test
+    images; each is the median of `reps` runs, the two interleaved."""
+    net = build_model(model, seed=0)
+    x = data.test_x[:rows]
+
+    @torch.no_grad()
+    def baseline() -> torch.Tensor:  # predict before channels_last: the model as it is
+        net.eval()
+        return torch.cat([net(x[lo : lo + 4096]).argmax(dim=1) for lo in range(0, rows, 4096)])
+
+    times: dict[str, list[float]] = {"baseline": [], "predict": []}
+    labels = {}
+    for _ in range(reps):
+        for name, fn in (("baseline", baseline), ("predict", lambda: predict(net, x))):
+            t0 = time.perf_counter()
+            labels[name] = fn()
+            times[name].append(time.perf_counter() - t0)
+    same = float((labels["baseline"] == labels["predict"]).double().mean())
+    base, new = (rows / statistics.median(times[k]) for k in ("baseline", "predict"))
+    return base, new, same
+
+
 def bench_dpgan(data: MnistData, *, n_images: int, epochs: int) -> list[tuple[str, float, float]]:
     """[(label, steps/s, ε spent)] for the DP-GAN without and with DP."""
     from dppdl.learning.dpgan import DPGANConfig, train_dpgan
@@ -63,7 +90,7 @@ def bench_dpgan(data: MnistData, *, n_images: int, epochs: int) -> list[tuple[st
     rows = []
     for dp in (False, True):
         cfg = DPGANConfig(dp=dp, epochs=epochs, mean=data.mean, std=data.std)
-        res = train_dpgan(images, config=cfg, seed=0)
+        res = train_dpgan(images, labels=data.train_y[:n_images], config=cfg, seed=0)
         rows.append(("with DP" if dp else "no DP", res.steps / res.seconds, res.dp_epsilon_spent))
     return rows
 
@@ -99,6 +126,14 @@ def main(argv: list[str] | None = None) -> int:
                 f"batched {batch:8.0f} samples/s, ratio batched/looped {batch / loop:5.2f}x, "
                 f"max |dw| {diff:.1e}"
             )
+    print("# evaluation of one model on the MNIST test set; baseline = the model as it is")
+    for model in models:
+        rows = 1000 if args.quick else 10_000
+        base, new, same = bench_evaluation(data, model=model, rows=rows, reps=3)
+        print(
+            f"{model} evaluation of {rows} images: baseline {base:7.0f} images/s, predict "
+            f"{new:7.0f} images/s, ratio {new / base:5.2f}x, labels equal {100 * same:.2f}%"
+        )
     try:
         rows = bench_dpgan(data, n_images=256 if args.quick else 600, epochs=1 if args.quick else 3)
     except ImportError as exc:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -19,7 +21,7 @@ __all__ = [
     "train_local_batched",
 ]
 
-EVAL_CHUNK = 4096  # rows per forward pass in predict/evaluate
+EVAL_CHUNK = 512  # rows per forward pass in predict/evaluate (faster than 4096 for the CNN)
 
 
 def train_local(
@@ -64,15 +66,28 @@ def train_local(
 
 @torch.no_grad()
 def predict(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """Predicted labels, int64 (N,)."""
-    was_training = model.training
-    model.eval()
+    """Predicted labels, int64 (N,); `model` is left as it was (weights, layout, mode).
+
+    A convolutional model runs as a channels_last copy on channels_last input: the same
+    labels, about twice as fast on CPU (benchmarks/learning.py, "evaluation")."""
+    net, x = inference_layout(model, x)
+    was_training = net.training
+    net.eval()
     try:
         chunks = range(0, x.shape[0], EVAL_CHUNK)
-        out = [model(x[lo : lo + EVAL_CHUNK]).argmax(dim=1) for lo in chunks]
+        out = [net(x[lo : lo + EVAL_CHUNK]).argmax(dim=1) for lo in chunks]
     finally:
-        model.train(was_training)
+        net.train(was_training)
     return torch.cat(out) if out else torch.empty(0, dtype=torch.int64)
+
+
+def inference_layout(model: nn.Module, x: torch.Tensor) -> tuple[nn.Module, torch.Tensor]:
+    """(model, x) as predict runs them: a channels_last copy of a model with 2-d convolutions
+    and channels_last images, else both unchanged."""
+    if x.dim() != 4 or not any(isinstance(m, nn.Conv2d) for m in model.modules()):
+        return model, x
+    net = copy.deepcopy(model).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+    return net, x.contiguous(memory_format=torch.channels_last)
 
 
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:

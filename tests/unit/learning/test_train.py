@@ -14,8 +14,10 @@ from dppdl.learning.data import MnistData
 from dppdl.learning.models import build_model, flatten_params
 from dppdl.learning.sparsify import keep_fraction, keep_largest, top_k_indices
 from dppdl.learning.train import (
+    EVAL_CHUNK,
     TrainConfig,
     evaluate,
+    inference_layout,
     local_update,
     predict,
     train_local,
@@ -136,6 +138,33 @@ def test_predict_and_evaluate_agree_with_argmax() -> None:
         assert torch.equal(pred, model(x).argmax(dim=1))
     assert evaluate(model, x, y) == pytest.approx(float((pred == y).double().mean()))
     assert model.training, "mode restored"
+
+
+def test_a_cnn_is_evaluated_as_a_channels_last_copy_and_left_as_it_was() -> None:
+    # Prepare: more rows than one chunk, a CNN in training mode
+    x, _ = _random_data(EVAL_CHUNK + 7, seed=6)
+    model = build_model("cnn", seed=1)
+    before = flatten_params(model).clone()
+    # Execute
+    net, x_cl = inference_layout(model, x)
+    pred = predict(model, x)
+    # Assert: the copy runs channels_last with the same logits; the model is untouched
+    assert net is not model and x_cl.is_contiguous(memory_format=torch.channels_last)
+    assert net[0].weight.is_contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        plain = model.eval()(x)
+        assert torch.allclose(net.eval()(x_cl), plain, atol=1e-5)
+    agree = float((pred == plain.argmax(dim=1)).double().mean())
+    assert agree >= 0.99  # only a logit tie within float rounding could differ
+    model.train()
+    assert model[0].weight.is_contiguous() and torch.equal(flatten_params(model), before)
+
+
+def test_an_mlp_is_evaluated_as_it_is() -> None:
+    model = build_model("mlp", seed=0)
+    x, _ = _random_data(4, seed=7)
+    net, same = inference_layout(model, x)
+    assert net is model and same is x
 
 
 def test_evaluate_rejects_empty_and_mismatched() -> None:
