@@ -169,11 +169,17 @@ def plot_curves(results: dict[str, Any], img_dir: Path) -> list[Path]:
     for c in results["cells"].values():
         if c["seed"] == min(x["seed"] for x in results["cells"].values()):
             figures.setdefault((c["model"], c["parties"], c["schedule"]), []).append(c)
+    absorbed = set()  # untagged schedules whose baselines joined a tagged rule's figure
     for (model, n, schedule), cells in list(figures.items()):  # baselines join tagged rules
-        base = figures.get((model, n, schedule.rpartition("/")[0]), [])
-        if schedule.rpartition("/")[2].startswith("R"):
-            cells.extend(c for c in base if not c["method"].startswith("dppdl"))
+        key = (model, n, schedule.rpartition("/")[0])
+        if schedule.rpartition("/")[2].startswith("R") and key in figures:
+            cells.extend(c for c in figures[key] if not c["method"].startswith("dppdl"))
+            absorbed.add(key)
     for (model, n, schedule), cells in figures.items():
+        if (model, n, schedule) in absorbed and not any(
+            c["method"].startswith("dppdl") for c in cells
+        ):
+            continue  # baselines only, already drawn beside DPPDL
         local = int(schedule.split("/")[1][1:])
         fig, ax = plt.subplots(figsize=(7, 4))
         for c in sorted(cells, key=lambda c: (c["method"], c["setting"])):
