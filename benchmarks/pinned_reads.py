@@ -18,17 +18,21 @@ import urllib.request
 import warnings
 from typing import Any
 
-from dppdl.chain.devnet import PublicKeyWarning, dev_accounts, start_devnet
+from dppdl.chain.devnet import PublicKeyWarning, dev_accounts, rpc_request, start_devnet
 
 RECEIVER = "0x000000000000000000000000000000000000bEEF"
 VALUE = 10**9  # wei per transfer
 
 
-def post(url: str, body: Any) -> Any:
+def batch(url: str, calls: list[tuple[str, list[Any]]]) -> list[Any]:
+    """One JSON-RPC batch (rpc_request sends single calls); results in call order."""
+    body = [{"jsonrpc": "2.0", "id": i, "method": m, "params": p}
+            for i, (m, p) in enumerate(calls)]  # fmt: skip
     req = urllib.request.Request(url, json.dumps(body).encode(),
                                  {"Content-Type": "application/json"})  # fmt: skip
     with urllib.request.urlopen(req, timeout=10) as resp:
-        return json.loads(resp.read())
+        answers = json.loads(resp.read())
+    return [a["result"] for a in sorted(answers, key=lambda a: a["id"])]
 
 
 def main() -> None:
@@ -51,8 +55,7 @@ def main() -> None:
                     "maxPriorityFeePerGas": 1, "nonce": nonce, "chainId": chain_id,
                 })  # fmt: skip
                 raw = "0x" + tx.raw_transaction.hex().removeprefix("0x")
-                post(url, {"jsonrpc": "2.0", "id": 1, "method": "eth_sendRawTransaction",
-                           "params": [raw]})  # fmt: skip
+                rpc_request(url, "eth_sendRawTransaction", [raw], timeout=10)
                 nonce += 1
 
         sending = threading.Thread(target=send, daemon=True)
@@ -60,19 +63,16 @@ def main() -> None:
         torn = reads = 0
         end = time.monotonic() + args.seconds
         while time.monotonic() < end:
-            head = post(url, {"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber",
-                              "params": []})["result"]  # fmt: skip
-            answers = post(url, [
-                {"jsonrpc": "2.0", "id": 1, "method": "eth_getTransactionCount",
-                 "params": [sender.address, head]},
-                {"jsonrpc": "2.0", "id": 2, "method": "eth_getBalance", "params": [RECEIVER, head]},
-            ])  # fmt: skip
-            by_id = {a["id"]: int(a["result"], 16) for a in answers}
+            head = rpc_request(url, "eth_blockNumber", timeout=10)
+            nonce, balance = (int(r, 16) for r in batch(url, [
+                ("eth_getTransactionCount", [sender.address, head]),
+                ("eth_getBalance", [RECEIVER, head]),
+            ]))  # fmt: skip
             reads += 1
-            if by_id[2] != by_id[1] * VALUE:
+            if balance != nonce * VALUE:
                 torn += 1
-                print(f"torn at block {int(head, 16)}: nonce {by_id[1]}, "
-                      f"transfers in the balance {by_id[2] // VALUE}")  # fmt: skip
+                print(f"torn at block {int(head, 16)}: nonce {nonce}, "
+                      f"transfers in the balance {balance // VALUE}")  # fmt: skip
         stop.set()
         sending.join(timeout=10)
     mode = "mixed" if args.mixed else "interval"
