@@ -153,7 +153,7 @@ def run_dppdl_cell(data: MnistData, *, model: str, n: int, setting: str, seed: i
         n_parties=n, setting=setting, model=model, epochs=args.epochs,  # type: ignore[arg-type]
         seed=seed, train=TrainConfig(local_epochs=args.local_epochs), gan=gan,
         collab=collab_for(args, seed), train_limit=args.limit, test_limit=args.test_limit,
-        batched=n >= 15,
+        batched=n >= 15, eval_every=args.eval_every,
     )
     r = run_reference(cfg, data=data, progress=sys.stderr.isatty())  # a bar per round
     kept = [i for i, a in enumerate(r.active[-1]) if a]
@@ -162,7 +162,8 @@ def run_dppdl_cell(data: MnistData, *, model: str, n: int, setting: str, seed: i
     return {
         "best": max(finals), "mean": statistics.fmean(finals), "finals": r.accuracy[-1],
         "fairness": r.fairness[key] if setting != "same-privacy" else None,
-        "curve_best": [max(row) for row in r.accuracy], "removals": r.removals,
+        "curve_best": [max(row) for row in r.accuracy], "curve_rounds": r.evaluated,
+        "removals": r.removals,
         "dp_epsilon_spent": r.dp_epsilon_spent, "phase_seconds": r.seconds, "path": "reference",
     }
 
@@ -267,6 +268,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="DP-GAN epochs (ε = 4, δ = 1e-5 kept; default DPGANConfig's)")
     p.add_argument("--limit", type=int, default=None, help="examples per party (tiny runs)")
     p.add_argument("--test-limit", type=int, default=None, help="MNIST test examples")
+    p.add_argument("--eval-every", type=int, default=1, metavar="K",
+                   help="reference DPPDL cells: test the parties after benchmarking, every K-th "
+                        "epoch and the last (the curves thin out; finals and r do not change)")
     add_collab_args(p, init_seed=False)  # the shared initial model follows each cell's seed
     p.add_argument("--chain", action="store_true",
                    help="DPPDL cells through chain + crypto + storage (run_simulation)")
@@ -293,6 +297,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.seeds = _ints(args.seeds)
     if args.baseline_epochs is None:
         args.baseline_epochs = args.local_epochs + args.epochs
+    if args.eval_every < 1:
+        raise ConfigError(f"--eval-every must be >= 1, got {args.eval_every}")
     if args.epochs < 1 or args.baseline_epochs < 1 or args.local_epochs < 0:
         raise ConfigError("--epochs and --baseline-epochs must be >= 1, --local-epochs >= 0")
     return args

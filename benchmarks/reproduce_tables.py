@@ -185,8 +185,11 @@ def plot_curves(results: dict[str, Any], img_dir: Path) -> list[Path]:
         for c in sorted(cells, key=lambda c: (c["method"], c["setting"])):
             ys = [100 * v for v in c["curve_best"]]
             dppdl = c["method"].startswith("dppdl")
-            xs = [local + i for i in range(len(ys))] if dppdl else list(range(1, len(ys) + 1))
-            ax.plot(xs, ys, "-" if dppdl else "--", label=f"{c['method']} ({c['setting']})")
+            rounds = c.get("curve_rounds") or list(range(len(ys)))  # 0 = after benchmarking
+            thinned = rounds[-1] + 1 > len(ys)  # tested every k-th epoch (--eval-every)
+            xs = [local + r for r in rounds] if dppdl else list(range(1, len(ys) + 1))
+            ax.plot(xs, ys, "-" if dppdl else "--", marker="." if thinned else None,
+                    label=f"{c['method']} ({c['setting']})")
         ax.set(xlabel="passes over local data", ylabel="best party's test accuracy %",
                title=f"{model.upper()} P{n}, {schedule}, seed {cells[0]['seed']}")
         ax.grid(alpha=0.3)

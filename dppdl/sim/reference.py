@@ -5,9 +5,10 @@ Every random choice belongs to a `Participant` (see dppdl.learning.participant),
 parties in index order here gives the same numbers as independent agents.
 
 Round numbering: round 0 is the initial benchmarking (Algorithm 1); round t + 1 is epoch t of
-Algorithm 2. Per round the result records the accuracy of every party on the test set after the
-round, the credibility matrix the round's reports came from (before removal), the credible set
-after removal, and the balances (round 0: the minted points).
+Algorithm 2. Per round the result records the credibility matrix the round's reports came from
+(before removal), the credible set after removal, and the balances (round 0: the minted points).
+The accuracy of every party on the test set is recorded after the rounds in ``evaluated``:
+every round by default; with ``eval_every`` k, round 0, every k-th round and the last.
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ class ReferenceResult:
     privacy_ppm: list[int]  # ε_i in parts per million, as on-chain
     data_sizes: list[int]  # |D_i| per party (after train_limit)
     n_params: int  # |w|
-    accuracy: list[list[float]]  # [round][party] test accuracy after the round
+    accuracy: list[list[float]]  # [k][party] test accuracy after round evaluated[k]
+    evaluated: list[int]  # the rounds whose accuracy was taken (0, every k-th and the last)
     credibility: list[list[list[float]]]  # [round][i][j] matrix the round's reports used
     active: list[list[bool]]  # [round][party] credible set after the round's removals
     reports: list[list[tuple[int, int]]]  # [round] (reporter, reported) pairs
@@ -67,6 +69,7 @@ class ReferenceResult:
             "data_sizes": self.data_sizes,
             "n_params": self.n_params,
             "accuracy": self.accuracy,
+            "evaluated": self.evaluated,
             "credibility": self.credibility,
             "active": self.active,
             "reports": [[list(p) for p in r] for r in self.reports],
@@ -170,13 +173,14 @@ def run_reference(
     active = np.ones(n, dtype=bool)
     with clock.phase("credibility"):
         c = cred.normalise(credibility_round(parties, active=active, round=0), active=active)
-    log = _Log(threshold_ppm=config.credibility_threshold_ppm)
+    log = _Log(threshold_ppm=config.credibility_threshold_ppm, eval_every=config.eval_every,
+               last_round=config.epochs)
     c, active = log.close_round(c, active, round=0)
     balances = np.array(
         [points.initial_points(privacy_ppm=int(q), n_params=n_params, n_parties=n) for q in ppm],
         dtype=np.int64,
     )
-    log.end(parties, balances, test_x, test_y, clock)
+    log.end(parties, balances, test_x, test_y, clock, round=0)
     _tick(bar)
 
     # Algorithm 2, one iteration per epoch.
@@ -209,7 +213,7 @@ def run_reference(
             )
             c = cred.update(c, fresh, active=active)
         c, active = log.close_round(c, active, round=epoch + 1)
-        log.end(parties, balances, test_x, test_y, clock)
+        log.end(parties, balances, test_x, test_y, clock, round=epoch + 1)
         _tick(bar)
     if bar is not None:
         bar.close()
@@ -223,6 +227,7 @@ def run_reference(
         data_sizes=[p.n_examples for p in parties],
         n_params=n_params,
         accuracy=log.accuracy,
+        evaluated=log.evaluated,
         credibility=log.credibility,
         active=log.active,
         reports=log.reports,
@@ -248,9 +253,12 @@ def run_reference(
 class _Log:
     """Per-round records of a run."""
 
-    def __init__(self, *, threshold_ppm: int = 0) -> None:
+    def __init__(self, *, threshold_ppm: int = 0, eval_every: int = 1, last_round: int) -> None:
         self.threshold_ppm = threshold_ppm  # the task's c_th in ppm; 0 = the paper's rule
+        self.eval_every = eval_every
+        self.last_round = last_round
         self.accuracy: list[list[float]] = []
+        self.evaluated: list[int] = []
         self.credibility: list[list[list[float]]] = []
         self.active: list[list[bool]] = []
         self.reports: list[list[tuple[int, int]]] = []
@@ -273,10 +281,12 @@ class _Log:
 
     def end(
         self, parties: Sequence[Participant], balances: np.ndarray, test_x: torch.Tensor,
-        test_y: torch.Tensor, clock: _Clock,
+        test_y: torch.Tensor, clock: _Clock, *, round: int,
     ) -> None:
-        with clock.phase("evaluate"):
-            self.accuracy.append([p.evaluate(test_x, test_y) for p in parties])
+        if round % self.eval_every == 0 or round == self.last_round:
+            with clock.phase("evaluate"):
+                self.accuracy.append([p.evaluate(test_x, test_y) for p in parties])
+            self.evaluated.append(round)
         self.balances.append([int(b) for b in balances])
 
 

@@ -34,10 +34,13 @@ class ReferenceConfig:
     train_limit: int | None = None  # keep only the first k examples of each shard (tiny runs)
     test_limit: int | None = None  # evaluate on the first k MNIST test examples; None = 10,000
     behaviours: tuple[Behaviour, ...] = ()  # per party in index order; missing ones are honest
+    credibility_threshold_ppm: int = 0  # c_th in ppm for reports; 0 = the paper's (2/3)(1/n)
     # vmapped training of all parties: faster; SGD equal up to float rounding, but an entry at a
     # top-k boundary may then swap, so use False where bit-equality with agents matters
-    credibility_threshold_ppm: int = 0  # c_th in ppm for reports; 0 = the paper's (2/3)(1/n)
     batched: bool = False
+    # test every party after round 0, every k-th round and the last one (ours: 1 = every round);
+    # testing draws no randomness, so the models and the final accuracies do not depend on k
+    eval_every: int = 1
     data_dir: Path | None = None  # MNIST cache folder; None = $DPPDL_DATA_DIR or ~/.cache/dppdl
 
     def __post_init__(self) -> None:
@@ -55,6 +58,10 @@ class ReferenceConfig:
             value = getattr(self, name)
             if value is not None and value < 2:
                 raise ConfigError(f"{name} must be at least 2 (or None), got {value}")
+        if isinstance(self.eval_every, bool) or not isinstance(self.eval_every, int) or (
+            self.eval_every < 1
+        ):
+            raise ConfigError(f"eval_every must be a positive integer, got {self.eval_every!r}")
         if not 0 <= self.credibility_threshold_ppm <= 1_000_000:
             raise ConfigError("credibility_threshold_ppm must be in 0..1e6")
         if len(self.behaviours) > self.n_parties:

@@ -289,6 +289,9 @@ def test_config_validation() -> None:
         tiny_config(setting="iid")
     with pytest.raises(ConfigError, match="train_limit"):
         tiny_config(train_limit=1)
+    for bad in (0, -2, 1.5, True):
+        with pytest.raises(ConfigError, match="eval_every"):
+            tiny_config(eval_every=bad)
 
 
 @pytest.fixture(scope="module")
@@ -333,6 +336,20 @@ def test_reference_run_keeps_protocol_invariants(tiny_run) -> None:  # type: ign
     assert all(0.0 <= acc <= 1.0 for row in r.accuracy for acc in row)
     assert r.fairness == {"privacy_level": None, "data_size": None}  # equal contributions
     assert set(r.seconds) >= {"pretrain", "dpgan", "train", "credibility", "aggregate"}
+
+
+def test_testing_every_kth_round_changes_nothing_but_the_curve(data: MnistData, tiny_run) -> None:  # type: ignore[no-untyped-def]
+    # Arrange: three epochs, so round 3 is the last and round 1 falls between the k = 2 tests
+    every = run_reference(tiny_config(epochs=3), data=data)
+    # Execute
+    thinned = run_reference(tiny_config(epochs=3, eval_every=2), data=data)
+    # Assert
+    assert every.evaluated == [0, 1, 2, 3] and tiny_run.evaluated == [0, 1, 2]
+    assert thinned.evaluated == [0, 2, 3]
+    assert thinned.accuracy == [every.accuracy[r] for r in (0, 2, 3)]
+    assert thinned.fairness == every.fairness and thinned.balances == every.balances
+    for a, b in zip(every.final_params, thinned.final_params, strict=True):
+        assert np.array_equal(a, b)
 
 
 def test_batched_reference_run_matches_looped(data: MnistData, tiny_run) -> None:  # type: ignore[no-untyped-def]
