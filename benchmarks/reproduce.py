@@ -76,8 +76,9 @@ def schedule_key(args: argparse.Namespace, method: str = "dppdl") -> str:
     ef = "-ef" if args.error_feedback else ""
     bound = "" if args.update_bound is None else f"-b{args.update_bound:g}"
     start = "" if args.start == "pretrained" else f"-from-{args.start}"
+    weight = "" if args.own_weight is None else f"-ow{args.own_weight:g}"
     return (f"{base}/R{args.aggregation}-{'own' if args.own_init else 'shared'}{ef}{bound}"
-            f"{start}")
+            f"{start}{weight}")
 
 
 def collab_for(args: argparse.Namespace, seed: int) -> CollabConfig:

@@ -29,6 +29,10 @@ def add_collab_args(parser: argparse.ArgumentParser, *, init_seed: bool = True) 
                         metavar="GAMMA",
                         help="cut every entry of a party's local update to [-GAMMA, GAMMA] "
                              "before it is applied or sold (default: no cut)")
+    parser.add_argument("--own-weight", type=float, default=default.own_weight,
+                        metavar="LAMBDA",
+                        help="mean rule: keep LAMBDA of the own update and 1 - LAMBDA of the "
+                             "bought ones' mean (default: all weighted equally)")
 
 
 def collab_from_args(args: argparse.Namespace, *, init_seed: int | None = None) -> CollabConfig:
@@ -38,4 +42,5 @@ def collab_from_args(args: argparse.Namespace, *, init_seed: int | None = None) 
     return CollabConfig(
         init_seed=None if args.own_init else seed, aggregation=args.aggregation,
         error_feedback=args.error_feedback, update_bound=args.update_bound, start=args.start,
+        own_weight=args.own_weight,
     )

@@ -24,6 +24,13 @@ Choices the paper leaves open, fixed here by the task (DESIGN §4.3, steps 2 and
   along the same high-curvature directions, so the sum takes about (1 + |S|) times a step
   each party's local epoch had already sized to the valley floor, and diverges for |S| ≥ 2
   (measured at P4 MLP: 86 % to 30 % in three epochs). The mean stays stable.
+- **Own weight** (off by default, mean rule only). The mean gives a party's own update the
+  weight 1/(1 + |S|), which shrinks as it buys from more senders. With ``own_weight`` λ the
+  party keeps λ of its own update and takes 1 − λ of the bought ones' mean:
+  w_i' = w_i + λ·Δw_i + (1 − λ)·T/|S|. A party's own data then keeps a fixed share of its
+  model however much it buys, which matters for fairness when contributions differ by data
+  size (imbalanced): measured at P15 MLP, imbalanced, seed 0, 90 epochs, λ = 1/2 raised r
+  from +0.34 to +0.85 and lowered the best party from 94.12 % to 91.61 %.
 - **Update bound** (off by default). With ``update_bound`` γ every entry of a party's local
   update is cut to [−γ, γ] before the party applies it or sells any of it, the bounded
   gradients of Shokri & Shmatikov's distributed selective SGD. A bound makes the literal sum
@@ -61,6 +68,7 @@ class CollabConfig:
     error_feedback: bool = False  # sell top-k of update + unsent remainder (costs fairness)
     update_bound: float | None = None  # cut each local update's entries to ±this; None = no cut
     start: Start = "pretrained"  # Algorithm 2 starts from the standalone model, or "init" again
+    own_weight: float | None = None  # mean rule: λ of the own update; None = 1/(1 + |S|)
 
     def __post_init__(self) -> None:
         if self.aggregation not in AGGREGATIONS:
@@ -77,17 +85,29 @@ class CollabConfig:
             or not math.isfinite(bound) or bound <= 0
         ):
             raise ConfigError(f"update_bound must be a positive number or None, got {bound!r}")
+        weight = self.own_weight
+        if weight is not None:
+            if (isinstance(weight, bool) or not isinstance(weight, int | float)
+                    or not 0 < weight < 1):
+                raise ConfigError(
+                    f"own_weight must be a number strictly between 0 and 1 or None, "
+                    f"got {weight!r}"
+                )
+            if self.aggregation != "mean":
+                raise ConfigError("own_weight applies to the mean aggregation only")
         seed = self.init_seed
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
             raise ConfigError(f"init_seed must be a non-negative integer or None, got {seed!r}")
 
 
 def aggregate_step(
-    *, opened_sum: np.ndarray, own_update: np.ndarray, n_senders: int, rule: Aggregation
+    *, opened_sum: np.ndarray, own_update: np.ndarray, n_senders: int, rule: Aggregation,
+    own_weight: float | None = None,
 ) -> np.ndarray:
     """What to add to a model that already holds w_i + Δw_i, so that it follows ``rule``.
 
-    ``"sum"``: T. ``"mean"``: (Δw_i + T)/(1 + |S|) − Δw_i = (T − |S|·Δw_i)/(1 + |S|).
+    ``"sum"``: T. ``"mean"``: (Δw_i + T)/(1 + |S|) − Δw_i = (T − |S|·Δw_i)/(1 + |S|); with
+    ``own_weight`` λ and |S| > 0: λ·Δw_i + (1 − λ)·T/|S| − Δw_i = (1 − λ)(T/|S| − Δw_i).
     """
     total = np.asarray(opened_sum, dtype=np.float32)
     own = np.asarray(own_update, dtype=np.float32)
@@ -97,6 +117,11 @@ def aggregate_step(
         raise ValueError(f"n_senders must be >= 0, got {n_senders}")
     if rule == "sum":
         return total
+    if rule == "mean" and own_weight is not None:
+        if n_senders == 0:
+            return np.zeros_like(own)
+        keep = np.float32(1.0 - own_weight)
+        return (keep * (total / np.float32(n_senders) - own)).astype(np.float32)
     if rule == "mean":
         return ((total - np.float32(n_senders) * own) / np.float32(1 + n_senders)).astype(
             np.float32

@@ -200,13 +200,14 @@ class Participant:
         self, sum_of_sparse_updates: np.ndarray, *, own_update: np.ndarray, n_senders: int
     ) -> None:
         """Fold Σ_{j∈S} Δw̃_j^i of ``n_senders`` senders into the model (which holds w_i + Δw_i)
-        by the task's rule: "mean" w_i + (Δw_i + Σ)/(1 + |S|), "sum" w_i + Δw_i + Σ."""
+        by the task's rule: "mean" w_i + (Δw_i + Σ)/(1 + |S|), or w_i + λ·Δw_i + (1 − λ)·Σ/|S|
+        with an own weight λ; "sum" w_i + Δw_i + Σ."""
         total = np.asarray(sum_of_sparse_updates, dtype=np.float32)
         if total.shape != (self.n_params,):
             raise ValueError(f"aggregate has shape {total.shape}, expected ({self.n_params},)")
         step = aggregate_step(
             opened_sum=total, own_update=own_update, n_senders=n_senders,
-            rule=self.collab.aggregation,
+            rule=self.collab.aggregation, own_weight=self.collab.own_weight,
         )
         load_flat_params(self.model, flatten_params(self.model) + torch.from_numpy(step))
 

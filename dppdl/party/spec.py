@@ -15,10 +15,15 @@ from dppdl.learning.dpgan import DPGANConfig
 from dppdl.learning.models import build_model, param_count
 from dppdl.learning.train import TrainConfig
 
-SPEC_FORMAT = "dppdl-task-spec/3"
-# format 2's `collab` had no `update_bound` nor `start`: its tasks ran with the defaults (no
-# bound, Algorithm 2 from the standalone models), which parsing it gives
+SPEC_FORMAT = "dppdl-task-spec/4"
+# the `collab` keys each older format lacked: its tasks ran with those keys' defaults (no own
+# weight, no bound, Algorithm 2 from the standalone models), which parsing it gives
+FORMAT_3 = "dppdl-task-spec/3"
 FORMAT_2 = "dppdl-task-spec/2"
+COLLAB_KEYS_ADDED_AFTER = {
+    FORMAT_3: ("own_weight",),
+    FORMAT_2: ("own_weight", "start", "update_bound"),
+}
 # format 1 had no `collab`: its tasks ran with per-party initial models and the "sum" rule
 LEGACY_FORMAT = "dppdl-task-spec/1"
 LEGACY_COLLAB = CollabConfig(init_seed=None, aggregation="sum", error_feedback=False)
@@ -68,16 +73,18 @@ class TaskSpec:
             version = doc.pop("format")
             if version == LEGACY_FORMAT:
                 collab = LEGACY_COLLAB
-            elif version == FORMAT_2:
+            elif version in COLLAB_KEYS_ADDED_AFTER:
                 old = doc.pop("collab")
-                if {"update_bound", "start"} & old.keys():
-                    raise ConfigError(f"a {FORMAT_2} spec has no update_bound or start")
+                newer = COLLAB_KEYS_ADDED_AFTER[version]
+                if set(newer) & old.keys():
+                    raise ConfigError(f"a {version} spec has no {' or '.join(newer)}")
                 collab = CollabConfig(**old)
             elif version == SPEC_FORMAT:
                 collab = CollabConfig(**doc.pop("collab"))
             else:
                 raise ConfigError(
-                    f"task spec is not {SPEC_FORMAT} (nor {FORMAT_2} or {LEGACY_FORMAT})"
+                    f"task spec is not {SPEC_FORMAT} (nor {FORMAT_3}, {FORMAT_2} or "
+                    f"{LEGACY_FORMAT})"
                 )
             # JSON has no tuples: every list in the GAN config was a tuple (e.g. Adam betas)
             gan: dict[str, Any] = {

@@ -72,8 +72,8 @@ def test_happy_path_four_agent_processes(real: SimulationConfig) -> None:
 
 @pytest.mark.parametrize("collab", [
     CollabConfig(),
-    CollabConfig(error_feedback=True, start="init", update_bound=0.01),
-], ids=["top-k", "error-feedback-from-init-bounded"])
+    CollabConfig(error_feedback=True, start="init", update_bound=0.01, own_weight=0.3),
+], ids=["top-k", "error-feedback-from-init-bounded-own-weight"])
 def test_chain_path_matches_the_reference_runner(
     tiny: SimulationConfig, collab: CollabConfig
 ) -> None:

@@ -27,6 +27,31 @@ def test_mean_rule_lands_on_the_average_of_own_and_bought_updates(
     np.testing.assert_allclose(after, w + (own + bought) / (1 + n), atol=1e-5)
 
 
+@settings(max_examples=60, deadline=None)
+@given(w=vectors, own=vectors, bought=vectors, n=st.integers(1, 60),
+       lam=st.floats(0.01, 0.99))  # fmt: skip
+def test_own_weight_keeps_that_share_of_the_own_update_and_the_rest_of_the_bought_mean(
+    w: np.ndarray, own: np.ndarray, bought: np.ndarray, n: int, lam: float
+) -> None:
+    # Prepare: the model already holds w + Δw_i; the opened sum of n senders
+    held = w + own
+    # Execute
+    after = held + aggregate_step(opened_sum=bought, own_update=own, n_senders=n, rule="mean",
+                                  own_weight=lam)  # fmt: skip
+    # Assert
+    np.testing.assert_allclose(after, w + lam * own + (1 - lam) * bought / n, atol=1e-5)
+
+
+def test_own_weight_of_one_over_one_plus_senders_is_the_plain_mean() -> None:
+    rng = np.random.default_rng(0)
+    own, bought = rng.normal(size=(2, 32)).astype(np.float32)
+    for n in (1, 3, 14):
+        plain = aggregate_step(opened_sum=bought, own_update=own, n_senders=n, rule="mean")
+        weighted = aggregate_step(opened_sum=bought, own_update=own, n_senders=n, rule="mean",
+                                  own_weight=1 / (1 + n))  # fmt: skip
+        np.testing.assert_allclose(weighted, plain, atol=1e-6)
+
+
 @given(own=vectors, bought=vectors)
 def test_sum_rule_adds_the_opened_sum(own: np.ndarray, bought: np.ndarray) -> None:
     step = aggregate_step(opened_sum=bought, own_update=own, n_senders=3, rule="sum")
@@ -35,9 +60,9 @@ def test_sum_rule_adds_the_opened_sum(own: np.ndarray, bought: np.ndarray) -> No
 
 def test_no_senders_keeps_the_local_update_under_either_rule() -> None:
     own = np.arange(4, dtype=np.float32)
-    for rule in ("mean", "sum"):
+    for rule, weight in (("mean", None), ("mean", 0.3), ("sum", None)):
         step = aggregate_step(opened_sum=np.zeros(4, np.float32), own_update=own, n_senders=0,
-                              rule=rule)  # fmt: skip
+                              rule=rule, own_weight=weight)  # type: ignore[arg-type]
         np.testing.assert_array_equal(step, np.zeros(4, np.float32))
 
 
@@ -56,6 +81,12 @@ def test_bad_inputs_are_refused() -> None:
         with pytest.raises(ConfigError, match="update_bound"):
             CollabConfig(update_bound=bad_bound)  # type: ignore[arg-type]
     assert CollabConfig(update_bound=1).update_bound == 1
+    for bad_weight in (0, 1, -0.5, 1.5, float("nan"), True, "0.5"):
+        with pytest.raises(ConfigError, match="own_weight must be"):
+            CollabConfig(own_weight=bad_weight)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="mean aggregation only"):
+        CollabConfig(aggregation="sum", own_weight=0.5)
+    assert CollabConfig(own_weight=0.25).own_weight == 0.25
 
 
 @given(update=vectors, bound=st.floats(1e-4, 2.0))

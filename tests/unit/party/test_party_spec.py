@@ -20,6 +20,8 @@ def test_spec_round_trips_through_its_canonical_json() -> None:
     assert again == spec
     assert again.to_json_bytes() == data  # same bytes, same on-chain digest
     assert spec.n_params == 258_314
+    weighted = TaskSpec(collab=CollabConfig(own_weight=0.25))
+    assert TaskSpec.from_json_bytes(weighted.to_json_bytes()).collab.own_weight == 0.25
 
 
 def test_malformed_spec_is_a_config_error() -> None:
@@ -50,16 +52,30 @@ def test_a_format_2_spec_keeps_the_rules_its_task_ran_with() -> None:
     # Prepare: a spec as format 2 wrote it (collab without update_bound and start)
     doc = json.loads(TaskSpec(collab=CollabConfig(aggregation="sum")).to_json_bytes())
     doc["format"] = "dppdl-task-spec/2"
-    del doc["collab"]["update_bound"], doc["collab"]["start"]
+    del doc["collab"]["update_bound"], doc["collab"]["start"], doc["collab"]["own_weight"]
     # Execute
     spec = TaskSpec.from_json_bytes(json.dumps(doc).encode())
     # Assert: no bound, Algorithm 2 from the standalone models
     assert spec.collab == CollabConfig(aggregation="sum", update_bound=None, start="pretrained")
     # a format-2 spec cannot carry the newer keys, and an unknown start is refused
     doc["collab"]["start"] = "init"
-    with pytest.raises(ConfigError, match="has no update_bound or start"):
+    with pytest.raises(ConfigError, match="has no own_weight or start or update_bound"):
         TaskSpec.from_json_bytes(json.dumps(doc).encode())
     with pytest.raises(ConfigError, match="unknown start"):
         TaskSpec.from_json_bytes(
             TaskSpec().to_json_bytes().replace(b'"start":"pretrained"', b'"start":"scratch"')
         )
+
+
+def test_a_format_3_spec_keeps_the_rules_its_task_ran_with() -> None:
+    # Prepare: a spec as format 3 wrote it (collab without own_weight)
+    doc = json.loads(TaskSpec(collab=CollabConfig(start="init")).to_json_bytes())
+    doc["format"] = "dppdl-task-spec/3"
+    del doc["collab"]["own_weight"]
+    # Execute
+    spec = TaskSpec.from_json_bytes(json.dumps(doc).encode())
+    # Assert: the plain mean, every other key as written
+    assert spec.collab == CollabConfig(start="init", own_weight=None)
+    doc["collab"]["own_weight"] = 0.5
+    with pytest.raises(ConfigError, match="spec/3 spec has no own_weight"):
+        TaskSpec.from_json_bytes(json.dumps(doc).encode())
