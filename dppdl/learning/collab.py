@@ -118,15 +118,15 @@ def aggregate_step(
         raise ValueError(f"n_senders must be >= 0, got {n_senders}")
     if rule == "sum":
         return total
-    if rule == "mean" and own_weight is not None:
+    if rule == "mean":
+        if own_weight is None:
+            return ((total - np.float32(n_senders) * own) / np.float32(1 + n_senders)).astype(
+                np.float32
+            )
         if n_senders == 0:
             return np.zeros_like(own)
         keep = np.float32(1.0 - own_weight)
         return (keep * (total / np.float32(n_senders) - own)).astype(np.float32)
-    if rule == "mean":
-        return ((total - np.float32(n_senders) * own) / np.float32(1 + n_senders)).astype(
-            np.float32
-        )
     raise ValueError(f"unknown aggregation {rule!r}")
 
 
