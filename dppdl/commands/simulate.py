@@ -46,6 +46,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="use these storage nodes instead of starting one",
     )
     sim.add_argument("--runs-dir", type=Path, default=Path("runs"))
+    sim.add_argument(
+        "--prepared-cache",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="reuse standalone models and DP-GANs trained before from identical inputs "
+        "(seed, shard, configs, code); train and store the rest",
+    )
     sim.add_argument("--request-window", type=int, default=Windows.request, metavar="BLOCKS")
     sim.add_argument("--upload-window", type=int, default=Windows.upload, metavar="BLOCKS")
     sim.add_argument("--json", action="store_true", help="print the run directory as JSON")
@@ -73,6 +81,7 @@ def config_from_args(args: argparse.Namespace) -> SimulationConfig:
         rpc_url=args.rpc,
         storage=tuple(args.storage or ()),
         runs_dir=args.runs_dir,
+        prepared_cache=args.prepared_cache,
         gan=gan,
         collab=collab_from_args(args),
         windows=windows,

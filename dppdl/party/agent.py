@@ -10,6 +10,8 @@ import numpy as np
 from dppdl.chain.clients import PartyInfo, PartyStatus, TaskInfo, TaskState
 from dppdl.chain.reverts import revert_class
 from dppdl.errors import ContractRevert, UserError
+from dppdl.learning.dpgan import DPGANResult
+from dppdl.learning.prepared import PreparedCache
 from dppdl.party import epoch as steps
 from dppdl.party.checkpoint import atomic_write
 from dppdl.party.context import PartyContext
@@ -74,17 +76,8 @@ class PartyAgent:
             raise UserError(f"task {ctx.task_id} is {task.state.name} and takes no new parties")
         p = ctx.participant
         if not ctx.learner_marks.get("prepared"):
-            ctx.log(f"pretraining the standalone model on {p.n_examples} examples")
-            with ctx.metrics.timed("training"):
-                p.pretrain()
-            ctx.log("training the DP-GAN")
-            with ctx.metrics.timed("dpgan"):
-                gan = p.train_gan()
+            gan = self._prepare()
             ctx.metrics.dp_epsilon_spent = gan.dp_epsilon_spent
-            ctx.log(
-                f"DP-GAN done: ε = {gan.dp_epsilon_spent:.2f} at δ = {gan.delta:g} "
-                f"({gan.steps} steps, {gan.seconds:.1f} s)"
-            )
             with ctx.metrics.timed("training"):
                 ctx.metrics.accuracy["0"] = p.evaluate(ctx.test_x, ctx.test_y)
             ctx.save_learner(prepared=True)
@@ -107,6 +100,32 @@ class PartyAgent:
             f"joined task {ctx.task_id} (privacy level {p.privacy_level:.3f}, "
             f"{p.sample_count} samples per round)"
         )
+
+    def _prepare(self) -> DPGANResult:
+        """Pretrain and train the DP-GAN, or restore both from the prepared cache if it has
+        them (the same shard, seeds, configs and code: the same result, see its module)."""
+        ctx, p = self.ctx, self.ctx.participant
+        folder = ctx.config.prepared_cache
+        entry = None if folder is None else PreparedCache(folder, log=ctx.log).entry(p)
+        if entry is not None and entry.restore():
+            assert p.gan is not None  # restore loads the DP-GAN with the model
+            ctx.metrics.prepared_from_cache = True
+            ctx.log(f"standalone model and DP-GAN restored from {entry.path} "
+                    f"(ε = {p.gan.dp_epsilon_spent:.2f} at δ = {p.gan.delta:g})")  # fmt: skip
+            return p.gan
+        ctx.log(f"pretraining the standalone model on {p.n_examples} examples")
+        with ctx.metrics.timed("training"):
+            p.pretrain()
+        ctx.log("training the DP-GAN")
+        with ctx.metrics.timed("dpgan"):
+            gan = p.train_gan()
+        ctx.log(
+            f"DP-GAN done: ε = {gan.dp_epsilon_spent:.2f} at δ = {gan.delta:g} "
+            f"({gan.steps} steps, {gan.seconds:.1f} s)"
+        )
+        if entry is not None:
+            entry.save()
+        return gan
 
     def _benchmark(self, task: TaskInfo, roster: list[PartyInfo]) -> None:
         post_labels(self.ctx, self.samples, epoch=0, roster=roster)

@@ -63,6 +63,8 @@ class PartyConfig:
     state_dir: Path = Path("party/state")  # checkpoints (model, credibility, progress)
     behaviour: str = "honest"  # misbehaviour for tests and experiments (see BEHAVIOURS)
     poll_interval: float = 0.2  # seconds between chain polls while waiting
+    # reuse standalone models and DP-GANs prepared from identical inputs (dppdl.learning.prepared)
+    prepared_cache: Path | None = None
     data: DataConfig = field(default_factory=DataConfig)
 
     def __post_init__(self) -> None:
@@ -83,7 +85,7 @@ class PartyConfig:
             raise ConfigError("poll_interval must be positive")
 
 
-_PATH_FIELDS = {"deployments", "key_file", "box_key_file", "state_dir"}
+_PATH_FIELDS = {"deployments", "key_file", "box_key_file", "state_dir", "prepared_cache"}
 
 
 def config_from_dict(raw: dict[str, Any], *, base: Path = Path(".")) -> PartyConfig:

@@ -38,6 +38,7 @@ class Metrics:
         self.points: dict[str, int] = dict(state.get("points", {}))  # balance after round r
         self.bytes_stored: int = int(state.get("bytes_stored", 0))
         self.dp_epsilon_spent: float | None = state.get("dp_epsilon_spent")
+        self.prepared_from_cache: bool = bool(state.get("prepared_from_cache", False))
         # JSON-RPC round trips and the methods (and eth_call selectors) they carried
         self.rpc: dict[str, int] = defaultdict(int, state.get("rpc", {}))
         # The same per chain phase ("setup" before the task starts, "0" benchmarking, "t"
@@ -106,6 +107,7 @@ class Metrics:
             "points": self.points,
             "bytes_stored": self.bytes_stored,
             "dp_epsilon_spent": self.dp_epsilon_spent,
+            "prepared_from_cache": self.prepared_from_cache,
             "rpc": dict(self.rpc),
             "phase_seconds": {k: dict(v) for k, v in self.phase_seconds.items()},
             "phase_rpc": {k: dict(v) for k, v in self.phase_rpc.items()},

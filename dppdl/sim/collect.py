@@ -127,6 +127,7 @@ def assemble_run(*, config: SimulationConfig, run_id: str, client: DppdlClient, 
                 "n_examples": r["n_examples"],
                 "behaviour": r["behaviour"],
                 "dp_epsilon_spent": r["dp_epsilon_spent"],
+                "prepared_from_cache": r.get("prepared_from_cache", False),
                 "missed_uploads": r["missed_uploads"],
                 "final_params_sha256": r["final_params_sha256"],
             }

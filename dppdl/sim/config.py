@@ -28,6 +28,7 @@ class SimulationConfig:
     rpc_url: str | None = None  # use this chain instead of starting Anvil
     storage: tuple[str, ...] = ()  # use these storage nodes instead of starting one
     runs_dir: Path = Path("runs")  # where runs/<id>/ is written
+    prepared_cache: Path | None = None  # reuse standalone models and DP-GANs prepared before
     gan: DPGANConfig = field(default_factory=DPGANConfig)  # each party's DP-GAN (ε = 4)
     collab: CollabConfig = field(default_factory=CollabConfig)  # shared init, mean aggregation
     windows: Windows = field(default_factory=Windows)  # task phase windows in blocks

@@ -185,6 +185,7 @@ def wait_all(procs: list[subprocess.Popen[str]], *, timeout: float) -> None:
 def _make_parties(config: SimulationConfig, run_dir: Path, rpc_url: str,
                   stores: tuple[str, ...], accounts: list[Any]) -> list[PartyConfig]:  # fmt: skip
     out = []
+    cache = None if config.prepared_cache is None else config.prepared_cache.absolute()
     for i in range(config.parties):
         folder = run_dir / "parties" / f"p{i}"
         pc = PartyConfig(
@@ -195,6 +196,7 @@ def _make_parties(config: SimulationConfig, run_dir: Path, rpc_url: str,
             box_key_file=folder / "x25519-key.json",
             state_dir=folder / "state",
             behaviour=config.behaviour(i),
+            prepared_cache=cache,
             data=DataConfig(
                 setting=config.setting,
                 n_parties=config.parties,

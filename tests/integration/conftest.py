@@ -49,14 +49,23 @@ def mnist_ready() -> Path:
     return fetch_mnist()
 
 
-@pytest.fixture
-def tiny(tmp_path: Path, mnist_ready: Path) -> SimulationConfig:
-    return replace(TINY, runs_dir=tmp_path / "runs")
+@pytest.fixture(scope="session")
+def prepared_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The session's prepared-learner caches (one folder each for TINY and REAL). The REAL
+    tests share seed, shards and configs, so the first to run trains the four standalone models
+    and DP-GANs (about 90 s) and the others restore exactly those (dppdl.learning.prepared).
+    Alone, a test trains."""
+    return tmp_path_factory.mktemp("prepared")
 
 
 @pytest.fixture
-def real(tmp_path: Path, mnist_ready: Path) -> SimulationConfig:
-    return replace(REAL, runs_dir=tmp_path / "runs")
+def tiny(tmp_path: Path, mnist_ready: Path, prepared_cache: Path) -> SimulationConfig:
+    return replace(TINY, runs_dir=tmp_path / "runs", prepared_cache=prepared_cache / "tiny")
+
+
+@pytest.fixture
+def real(tmp_path: Path, mnist_ready: Path, prepared_cache: Path) -> SimulationConfig:
+    return replace(REAL, runs_dir=tmp_path / "runs", prepared_cache=prepared_cache / "real")
 
 
 @pytest.fixture

@@ -77,7 +77,11 @@ def test_happy_path_four_agent_processes(real: SimulationConfig) -> None:
 def test_chain_path_matches_the_reference_runner(
     tiny: SimulationConfig, collab: CollabConfig
 ) -> None:
-    # Prepare: the same seed, shards, models and DP-GANs in one process without chain or crypto
+    # Prepare: the same seed, shards, models and DP-GANs in one process without chain or crypto;
+    # the agents' preparations are cached (both cases prepare alike): the first run to need
+    # them trains and stores them, the other restores them, and both must match the reference
+    assert tiny.prepared_cache is not None
+    cached = sorted(tiny.prepared_cache.glob("*.pt"))
     reference = run_reference(ReferenceConfig(
         n_parties=tiny.parties, setting=tiny.setting, model=tiny.model, epochs=tiny.epochs,
         seed=tiny.seed, gan=tiny.gan, train_limit=tiny.limit, test_limit=tiny.test_limit,
@@ -95,6 +99,8 @@ def test_chain_path_matches_the_reference_runner(
     assert run["points"] == reference.balances
     np.testing.assert_allclose(run["credibility"], reference.credibility, atol=1e-6)
     np.testing.assert_allclose(run["accuracy"], np.array(reference.accuracy).T, atol=0.002)
+    assert [p["prepared_from_cache"] for p in run["parties"]] == [len(cached) == 4] * 4
+    assert len(cached) in (0, 4) and len(list(tiny.prepared_cache.glob("*.pt"))) == 4
 
 
 def test_a_random_labeller_is_removed_by_the_others(real: SimulationConfig) -> None:

@@ -16,9 +16,9 @@ from dppdl.sim.simulate import Simulation, _make_parties
 def test_a_relative_runs_dir_gives_party_configs_that_find_the_deployment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Prepare: `dppdl demo` passes the relative default runs/
+    # Prepare: `dppdl demo` passes the relative default runs/ (and a user a relative cache)
     monkeypatch.chdir(tmp_path)
-    config = SimulationConfig(parties=3, runs_dir=Path("runs"))
+    config = SimulationConfig(parties=3, runs_dir=Path("runs"), prepared_cache=Path("prepared"))
     sim = Simulation(config, log=lambda _: None)
     # Execute
     (sim.run_dir / "deployments").mkdir(parents=True)
@@ -29,3 +29,4 @@ def test_a_relative_runs_dir_gives_party_configs_that_find_the_deployment(
     assert sim.run_dir.is_absolute() and sim.run_dir.parent == tmp_path / "runs"
     assert loaded.deployments == tmp_path / "runs" / sim.run_id / "deployments"
     assert loaded.deployments.is_dir()
+    assert loaded.prepared_cache == tmp_path / "prepared"

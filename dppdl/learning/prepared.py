@@ -1,0 +1,123 @@
+"""A content-addressed cache of prepared learners: the standalone model and the DP-GAN.
+
+Preparing a party (``Participant.pretrain`` then ``train_gan``) is the bulk of a short run's
+time, and it is a pure function of the party's examples, its starting weights and SGD generator,
+its seeds and configs, the learning code and the library versions. A `PreparedCache` keys each
+prepared state by the sha-256 of all of those, so a later run with the same inputs loads exactly
+what training would produce, and any change to the inputs (or to a ``dppdl/learning`` source
+file) trains afresh. Entries are plain tensors and numbers, read with ``weights_only=True``.
+
+For simulations, experiments and tests that repeat a preparation; a party on real data has no
+use for it (each task seeds its own).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import pickle
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from dppdl.learning.models import flatten_params
+from dppdl.learning.participant import Participant
+
+FORMAT = 1  # bump when what an entry holds changes
+
+
+@functools.cache
+def _code_digest() -> bytes:
+    """sha-256 over the learning package's sources: a change to any of them is a new key."""
+    h = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.digest()
+
+
+def prepared_key(p: Participant) -> str:
+    """Hex sha-256 of everything `pretrain` and `train_gan` depend on, for an unprepared `p`."""
+    if p.steps or p.gan is not None:
+        raise ValueError(f"party {p.index} is already prepared; key it before preparing")
+    h = hashlib.sha256()
+
+    def add(label: str, data: bytes) -> None:
+        h.update(label.encode() + len(data).to_bytes(8, "big") + data)
+
+    add("format", str(FORMAT).encode())
+    add("code", _code_digest())
+    libraries = f"torch {torch.__version__} opacus {version('opacus')} numpy {np.__version__}"
+    add("libraries", libraries.encode())
+    add("threads", str(torch.get_num_threads()).encode())  # kernels round by thread count
+    add("party", f"{p.index} {p.seed} {p.model_name}".encode())
+    add("train", repr(p.train_config).encode())
+    add("gan", repr(p.gan_config).encode())
+    add("x", p.x.contiguous().numpy().tobytes())
+    add("y", p.y.contiguous().numpy().tobytes())
+    add("weights", flatten_params(p.model).numpy().tobytes())
+    add("sgd", p.generator.get_state().numpy().tobytes())
+    return h.hexdigest()
+
+
+class PreparedCache:
+    """Prepared learner states under `folder`, one ``<key>.pt`` file each."""
+
+    def __init__(self, folder: Path, *, log: Callable[[str], None] = print) -> None:
+        self.folder = folder
+        self.log = log
+
+    def entry(self, p: Participant) -> PreparedEntry:
+        """The entry of unprepared `p` (keyed now: preparing changes what the key reads)."""
+        return PreparedEntry(self, p, prepared_key(p))
+
+
+@dataclass(frozen=True)
+class PreparedEntry:
+    """One party's place in a `PreparedCache`: `restore` it, or prepare the party and `save`."""
+
+    cache: PreparedCache
+    participant: Participant
+    key: str
+
+    @property
+    def path(self) -> Path:
+        return self.cache.folder / f"{self.key}.pt"
+
+    def restore(self) -> bool:
+        """Load the prepared state if the cache holds it; False (the party untouched) if not.
+        An unreadable or mismatched file is reported, missed, and replaced by the next save."""
+        if not self.path.exists():
+            return False
+        try:
+            stored = torch.load(self.path, weights_only=True)
+            if stored["format"] != FORMAT or stored["key"] != self.key:
+                raise ValueError("it was stored under another key")
+            self.participant.load_state_dict(stored["state"])
+        except (OSError, EOFError, KeyError, TypeError, ValueError, RuntimeError,
+                pickle.UnpicklingError) as exc:  # fmt: skip
+            self.cache.log(f"prepared cache entry {self.path.name} not used ({exc}); "
+                           "training afresh")  # fmt: skip
+            return False
+        return True
+
+    def save(self) -> Path:
+        """Store the party's state, prepared since this entry was keyed (atomically)."""
+        p = self.participant
+        if p.gan is None:
+            raise ValueError(f"party {p.index} has no DP-GAN yet; prepare it before saving")
+        self.cache.folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.cache.folder, prefix=f".{self.path.name}.")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                torch.save({"format": FORMAT, "key": self.key, "state": p.state_dict()}, fh)
+            os.replace(tmp, self.path)  # concurrent writers of one key write the same bytes
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return self.path
