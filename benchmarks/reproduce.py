@@ -154,7 +154,7 @@ def run_dppdl_cell(data: MnistData, *, model: str, n: int, setting: str, seed: i
         n_parties=n, setting=setting, model=model, epochs=args.epochs,  # type: ignore[arg-type]
         seed=seed, train=TrainConfig(local_epochs=args.local_epochs), gan=gan,
         collab=collab_for(args, seed), train_limit=args.limit, test_limit=args.test_limit,
-        batched=n >= 15, eval_every=args.eval_every,
+        batched=n >= 15, eval_every=args.eval_every, prepared_cache=args.prepared_cache,
     )
     r = run_reference(cfg, data=data, progress=sys.stderr.isatty())  # a bar per round
     kept = [i for i, a in enumerate(r.active[-1]) if a]
@@ -166,6 +166,7 @@ def run_dppdl_cell(data: MnistData, *, model: str, n: int, setting: str, seed: i
         "curve_best": [max(row) for row in r.accuracy], "curve_rounds": r.evaluated,
         "removals": r.removals,
         "dp_epsilon_spent": r.dp_epsilon_spent, "phase_seconds": r.seconds, "path": "reference",
+        "prepared_from_cache": r.prepared_from_cache,
     }
 
 
@@ -180,6 +181,7 @@ def _run_chain_cell(*, model: str, n: int, setting: str, seed: int, gan: DPGANCo
         parties=n, setting=setting, model=model, epochs=args.epochs, seed=seed,
         limit=args.limit, test_limit=args.test_limit, in_process=True, gan=gan,
         collab=collab_for(args, seed), runs_dir=args.runs_dir, timeout=24 * 3600.0,
+        prepared_cache=args.prepared_cache,
     )
     run_dir = run_simulation(cfg, log=lambda m: None)
     run = json.loads((run_dir / "run.json").read_text())
@@ -192,6 +194,7 @@ def _run_chain_cell(*, model: str, n: int, setting: str, seed: int, gan: DPGANCo
         "curve_best": [max(col) for col in zip(*run["accuracy"], strict=True)],
         "removals": run["removals"], "run_dir": str(run_dir), "timings": run["timings"],
         "dp_epsilon_spent": [p["dp_epsilon_spent"] for p in run["parties"]], "path": "chain",
+        "prepared_from_cache": all(p["prepared_from_cache"] for p in run["parties"]),
     }
 
 
@@ -276,6 +279,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--chain", action="store_true",
                    help="DPPDL cells through chain + crypto + storage (run_simulation)")
     p.add_argument("--runs-dir", type=Path, default=ROOT / "runs", help="for --chain runs")
+    p.add_argument("--prepared-cache", type=Path, default=None, metavar="DIR",
+                   help="DPPDL cells: restore standalone models and DP-GANs prepared before from "
+                        "identical inputs, store new ones (cells that restored say so)")
     p.add_argument("--threads", type=int, default=1, help="torch threads")
     p.add_argument("--results", type=Path, default=RESULTS)
     p.add_argument("--doc", type=Path, default=None, help="rewrite this doc's tables at the end")

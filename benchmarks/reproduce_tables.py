@@ -132,12 +132,15 @@ def tables(results: dict[str, Any]) -> str:
         out.append("")
         timing = [c for g, cs in groups.items() if g[4] == schedule for c in cs]
         if timing:
-            out.append("Time per cell (s, this machine, one run each):\n")
+            out.append("Time per cell (s, this machine, one run each; \"restored\": standalone "
+                       "models and DP-GANs came from `--prepared-cache`, not trained):\n")
             out.append("| cell | path | seconds | finished |")
             out.append("|---|---|---|---|")
             for c in sorted(timing, key=lambda c: c["finished"]):
                 out.append(f"| {c['model']} P{c['parties']} {c['setting']} {c['method']} "
-                           f"seed {c['seed']} | {c['path']} | {c['seconds']:.0f} | "
+                           f"seed {c['seed']} | {c['path']}"
+                           f"{' (restored)' if c.get('prepared_from_cache') else ''} | "
+                           f"{c['seconds']:.0f} | "
                            f"{c['finished']} |")
             out.append("")
     return "\n".join(out)

@@ -18,7 +18,7 @@ import hashlib
 import os
 import pickle
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -75,6 +75,16 @@ class PreparedCache:
     def entry(self, p: Participant) -> PreparedEntry:
         """The entry of unprepared `p` (keyed now: preparing changes what the key reads)."""
         return PreparedEntry(self, p, prepared_key(p))
+
+    def entries(self, parties: Sequence[Participant], *, batched: bool) -> list[PreparedEntry]:
+        """The entries of unprepared `parties`, pretrained one by one or, with `batched`, in one
+        vmapped run (``pretrain_many``), whose rounding differs: those entries are keyed by the
+        whole batch as well, so they serve only that batch."""
+        keys = [prepared_key(p) for p in parties]
+        if batched and len(parties) > 1:
+            batch = hashlib.sha256(b"batched" + b"".join(bytes.fromhex(k) for k in keys))
+            keys = [hashlib.sha256(batch.digest() + bytes.fromhex(k)).hexdigest() for k in keys]
+        return [PreparedEntry(self, p, k) for p, k in zip(parties, keys, strict=True)]
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from dppdl.learning.participant import (
     participant_for_shard,
     pretrain_many,
 )
+from dppdl.learning.prepared import PreparedCache
 from dppdl.protocol import credibility as cred
 from dppdl.protocol import points
 from dppdl.protocol.fairness import fairness_or_none
@@ -58,6 +59,7 @@ class ReferenceResult:
     dp_epsilon_spent: list[float]  # DP-GAN ε per party
     fairness: dict[str, float | None]  # Pearson r of final accuracy vs contribution
     seconds: dict[str, float]  # wall time per phase
+    prepared_from_cache: bool  # standalone models and DP-GANs restored, not trained
     final_params: list[np.ndarray] = field(repr=False)  # flat float32 weights per party
 
     def to_json(self) -> dict[str, Any]:
@@ -79,6 +81,7 @@ class ReferenceResult:
             "dp_epsilon_spent": self.dp_epsilon_spent,
             "fairness": self.fairness,
             "seconds": self.seconds,
+            "prepared_from_cache": self.prepared_from_cache,
         }
 
 
@@ -96,6 +99,30 @@ def build_participants(config: ReferenceConfig, data: MnistData) -> list[Partici
         )
         for shard in shards
     ]
+
+
+def _prepare(config: ReferenceConfig, data: MnistData, clock: _Clock
+             ) -> tuple[list[Participant], bool]:  # fmt: skip
+    """The parties, pretrained and with their DP-GANs; True if all came from the prepared
+    cache (restored all or none: a batched run's rounding depends on the whole batch)."""
+    parties = build_participants(config, data)
+    cache = None if config.prepared_cache is None else PreparedCache(config.prepared_cache)
+    entries = [] if cache is None else cache.entries(parties, batched=config.batched)
+    if entries and all(e.path.exists() for e in entries):
+        hits = [e.restore() for e in entries]
+        if all(hits):
+            return parties, True
+        if any(hits):  # a damaged entry: start every party afresh
+            parties = build_participants(config, data)
+            entries = cache.entries(parties, batched=config.batched) if cache else []
+    with clock.phase("pretrain"):
+        pretrain_many(parties, batched=config.batched)
+    with clock.phase("dpgan"):
+        for p in parties:
+            p.train_gan()
+    for e in entries:
+        e.save()
+    return parties, False
 
 
 class _Clock:
@@ -159,17 +186,14 @@ def run_reference(
     test_x, test_y = data.test_x, data.test_y
     if config.test_limit is not None:
         test_x, test_y = test_x[: config.test_limit], test_y[: config.test_limit]
-    parties = build_participants(config, data)
+    parties, restored = _prepare(config, data, clock)
     n = len(parties)
     n_params = parties[0].n_params
     ppm = np.array([p.privacy_ppm for p in parties], dtype=np.int64)
     bar = _bar(config.epochs + 1, enabled=progress)
 
-    # Algorithm 1: standalone models, DP-GANs, mutual labelling, credibility, reports, removal.
-    with clock.phase("pretrain"):
-        pretrain_many(parties, batched=config.batched)
-    with clock.phase("dpgan"):
-        gans = [p.train_gan() for p in parties]
+    # Algorithm 1: standalone models, DP-GANs (both prepared above), mutual labelling,
+    # credibility, reports, removal.
     active = np.ones(n, dtype=bool)
     with clock.phase("credibility"):
         c = cred.normalise(credibility_round(parties, active=active, round=0), active=active)
@@ -234,7 +258,7 @@ def run_reference(
         removals=log.removals,
         balances=log.balances,
         allocations=log.allocations,
-        dp_epsilon_spent=[g.dp_epsilon_spent for g in gans],
+        dp_epsilon_spent=[p.gan.dp_epsilon_spent for p in parties if p.gan is not None],
         fairness={
             "privacy_level": fairness_or_none(
                 contributions=[parties[i].privacy_level for i in members],
@@ -246,6 +270,7 @@ def run_reference(
             ),
         },
         seconds=dict(clock.seconds),
+        prepared_from_cache=restored,
         final_params=[p.params().copy() for p in parties],
     )
 

@@ -42,6 +42,8 @@ class ReferenceConfig:
     # testing draws no randomness, so the models and the final accuracies do not depend on k
     eval_every: int = 1
     data_dir: Path | None = None  # MNIST cache folder; None = $DPPDL_DATA_DIR or ~/.cache/dppdl
+    # restore standalone models and DP-GANs prepared before from identical inputs, store new ones
+    prepared_cache: Path | None = None
 
     def __post_init__(self) -> None:
         if self.n_parties < 2:

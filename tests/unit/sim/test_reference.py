@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -350,6 +351,31 @@ def test_testing_every_kth_round_changes_nothing_but_the_curve(data: MnistData, 
     assert thinned.fairness == every.fairness and thinned.balances == every.balances
     for a, b in zip(every.final_params, thinned.final_params, strict=True):
         assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("batched", [False, True], ids=["looped", "batched"])
+def test_a_run_restored_from_the_prepared_cache_is_the_run_that_trained(
+    data: MnistData, tmp_path: Path, batched: bool
+) -> None:
+    # Prepare: a first run trains and stores the preparations
+    config = tiny_config(batched=batched, prepared_cache=tmp_path)
+    trained = run_reference(config, data=data)
+    # Execute
+    restored = run_reference(config, data=data)
+    other = run_reference(tiny_config(batched=not batched, prepared_cache=tmp_path), data=data)
+    # Assert: the second run restored every party and ended exactly like the first; the other
+    # pretraining (looped or batched) has entries of its own
+    assert (trained.prepared_from_cache, restored.prepared_from_cache) == (False, True)
+    assert not other.prepared_from_cache
+    assert len(list(tmp_path.glob("*.pt"))) == 2 * config.n_parties
+    first, second = trained.to_json(), restored.to_json()
+    for r in (first, second):
+        r.pop("seconds"), r.pop("prepared_from_cache")
+    assert first == second
+    for a, b in zip(trained.final_params, restored.final_params, strict=True):
+        assert np.array_equal(a, b)
+    assert {"pretrain", "dpgan"} <= set(trained.seconds)
+    assert not {"pretrain", "dpgan"} & set(restored.seconds)
 
 
 def test_batched_reference_run_matches_looped(data: MnistData, tiny_run) -> None:  # type: ignore[no-untyped-def]
