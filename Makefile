@@ -23,7 +23,7 @@ devnet/node_modules/.installed: devnet/package.json devnet/package-lock.json
 demo: bootstrap
 	$(BIN)/dppdl demo
 
-## test: unit, contract and integration tests (about 11 minutes here; the budget is 10)
+## test: unit, contract and integration tests (about 7 minutes here; the budget is 10)
 test: bootstrap
 	$(BIN)/python -m pytest -q -m "not slow"
 
