@@ -34,6 +34,7 @@ from dppdl.learning.baselines import run_baseline
 from dppdl.learning.collab import CollabConfig
 from dppdl.learning.data import MnistData, load_mnist, make_partition, party_tensors
 from dppdl.learning.dpgan import DPGANConfig
+from dppdl.learning.prepared import PreparedCache
 from dppdl.learning.sgd import TrainConfig
 from dppdl.protocol.fairness import fairness_or_none
 from dppdl.sim.reference import ReferenceConfig, run_reference
@@ -308,6 +309,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         raise ConfigError(f"--eval-every must be >= 1, got {args.eval_every}")
     if args.epochs < 1 or args.baseline_epochs < 1 or args.local_epochs < 0:
         raise ConfigError("--epochs and --baseline-epochs must be >= 1, --local-epochs >= 0")
+    if args.prepared_cache is not None:
+        PreparedCache(args.prepared_cache).create()
     return args
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from dppdl.errors import ConfigError
 from dppdl.learning.models import flatten_params
 from dppdl.learning.participant import Participant
 
@@ -72,6 +73,16 @@ class PreparedCache:
         self.folder = folder
         self.log = log
 
+    def create(self) -> PreparedCache:
+        """Make the folder now, so a bad path is a one-line ConfigError before any training."""
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot use {self.folder} as the prepared cache: {exc.strerror or exc}"
+            ) from None
+        return self
+
     def entry(self, p: Participant) -> PreparedEntry:
         """The entry of unprepared `p` (keyed now: preparing changes what the key reads)."""
         return PreparedEntry(self, p, prepared_key(p))
@@ -116,13 +127,19 @@ class PreparedEntry:
             return False
         return True
 
-    def save(self) -> Path:
-        """Store the party's state, prepared since this entry was keyed (atomically)."""
+    def save(self) -> Path | None:
+        """Store the party's state, prepared since this entry was keyed (atomically). A cache
+        that cannot be written is reported and skipped (None): the party needs no cache."""
         p = self.participant
         if p.gan is None:
             raise ValueError(f"party {p.index} has no DP-GAN yet; prepare it before saving")
-        self.cache.folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.cache.folder, prefix=f".{self.path.name}.")
+        try:
+            self.cache.folder.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.cache.folder, prefix=f".{self.path.name}.")
+        except OSError as exc:
+            self.cache.log(f"prepared cache: cannot store {self.path} ({exc.strerror or exc}); "
+                           "going on without it")  # fmt: skip
+            return None
         try:
             with os.fdopen(fd, "wb") as fh:
                 torch.save({"format": FORMAT, "key": self.key, "state": p.state_dict()}, fh)

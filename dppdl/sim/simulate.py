@@ -20,6 +20,7 @@ from dppdl.chain.devnet import dev_accounts, start_devnet
 from dppdl.chain.tx import TxSender, connect
 from dppdl.errors import DppdlError
 from dppdl.learning.data import load_mnist
+from dppdl.learning.prepared import PreparedCache
 from dppdl.party.config import DataConfig, PartyConfig
 from dppdl.party.requester import publish_task
 from dppdl.party.setup import CONFIG_NAME, init_party
@@ -68,6 +69,8 @@ class Simulation:
 
     def _start(self) -> None:
         config, log, stack = self.config, self.log, self._stack
+        if config.prepared_cache is not None:  # fail fast on a bad path too
+            PreparedCache(config.prepared_cache).create()
         self.run_dir.mkdir(parents=True, exist_ok=False)
         load_mnist()  # fail fast, with the fetch command, before starting anything
         rpc_url = config.rpc_url

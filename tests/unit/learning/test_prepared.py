@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from dppdl.errors import ConfigError
 from dppdl.learning.dpgan import DPGANConfig
 from dppdl.learning.participant import Participant
 from dppdl.learning.prepared import PreparedCache, prepared_key
@@ -112,3 +113,20 @@ def test_saving_an_unprepared_party_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="no DP-GAN"):
         PreparedCache(tmp_path).entry(party()).save()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_cache_that_cannot_be_written_is_refused_early_and_skipped_late(tmp_path: Path) -> None:
+    # Prepare: the cache path runs through a plain file
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    lines: list[str] = []
+    cache = PreparedCache(blocker / "prepared", log=lines.append)
+    # Execute and assert: up front, a one-line ConfigError; after training, a logged skip
+    with pytest.raises(ConfigError, match="cannot use .* as the prepared cache"):
+        cache.create()
+    p = party()
+    entry = cache.entry(p)
+    p.pretrain()
+    p.train_gan()
+    assert entry.save() is None
+    assert len(lines) == 1 and "cannot store" in lines[0]
