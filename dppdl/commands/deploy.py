@@ -34,13 +34,13 @@ def register(subparsers: Any) -> None:
 
 
 def _deploy(args: argparse.Namespace) -> int:
-    from dppdl.chain.deploy import run_migrations  # web3 is slow to import: only when deploying
-    from dppdl.chain.keys import load_account
-    from dppdl.chain.tx import connect
-
     rpc = args.rpc or default_rpc_url()
     if rpc is None:
         raise UserError("no --rpc URL given and no devnet running here (`dppdl devnet up`)")
+
+    from dppdl.chain.deploy import run_migrations  # web3 is slow to import: only when deploying
+    from dppdl.chain.keys import load_account
+    from dppdl.chain.tx import connect
     w3 = connect(rpc)
     account = load_account(key_file=args.key_file, dev_account=args.dev_account,
                            chain_id=w3.eth.chain_id)

@@ -64,7 +64,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> SimulationConfig:
-    from dppdl.learning.dpgan import DPGANConfig
+    from dppdl.learning.gan_config import DPGANConfig
 
     gan = DPGANConfig() if args.gan_epochs is None else DPGANConfig(epochs=args.gan_epochs)
     windows = replace(Windows(), request=args.request_window, upload=args.upload_window)

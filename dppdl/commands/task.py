@@ -8,7 +8,7 @@ from pathlib import Path
 
 from dppdl.commands.collab_args import add_collab_args, collab_from_args
 from dppdl.errors import UserError
-from dppdl.party.requester import Windows
+from dppdl.party.windows import Windows
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 from dppdl.crypto.codec import CodecConfig
 from dppdl.errors import ConfigError
 from dppdl.learning.collab import CollabConfig
-from dppdl.learning.dpgan import DPGANConfig
+from dppdl.learning.gan_config import DPGANConfig
 from dppdl.learning.models import build_model, param_count
 from dppdl.learning.train import TrainConfig
 

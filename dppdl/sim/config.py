@@ -7,9 +7,9 @@ from pathlib import Path
 
 from dppdl.errors import ConfigError
 from dppdl.learning.collab import CollabConfig
-from dppdl.learning.dpgan import DPGANConfig
+from dppdl.learning.gan_config import DPGANConfig
 from dppdl.party.config import BEHAVIOURS, SETTINGS
-from dppdl.party.requester import Windows
+from dppdl.party.windows import Windows
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from typing import Any, get_args
 from dppdl.errors import ConfigError
 from dppdl.learning.collab import CollabConfig
 from dppdl.learning.data import Setting
-from dppdl.learning.dpgan import DPGANConfig
+from dppdl.learning.gan_config import DPGANConfig
 from dppdl.learning.models import ModelName
 from dppdl.learning.participant import BEHAVIOURS, Behaviour
 from dppdl.learning.train import TrainConfig

@@ -13,7 +13,7 @@ import torch
 from dppdl.errors import ConfigError
 from dppdl.learning.collab import CollabConfig
 from dppdl.learning.data import MnistData, load_mnist, mnist_present
-from dppdl.learning.dpgan import MNIST32_MEAN, MNIST32_STD, DPGANConfig
+from dppdl.learning.gan_config import MNIST32_MEAN, MNIST32_STD, DPGANConfig
 from dppdl.learning.participant import (
     Participant,
     derive_seed,
