@@ -52,6 +52,10 @@ def summary_table(run: dict[str, Any]) -> str:
         total = sum(timings.values()) or 1.0
         split = ", ".join(f"{k} {v:.1f}s ({100 * v / total:.0f}%)" for k, v in timings.items())
         lines.append(f"agent time (summed over parties): {split}")
+    restored = sum(1 for p in parties if p.get("prepared_from_cache"))
+    if restored:
+        lines.append(f"standalone models and DP-GANs: {restored} of {len(parties)} restored from "
+                     "the prepared cache (their training time is not in the split above)")
     if "wall_seconds" in run:
         lines.append(f"wall time: {run['wall_seconds']:.0f} s")
     if "transactions" in run:
