@@ -2,10 +2,11 @@
 
 Preparing a party (``Participant.pretrain`` then ``train_gan``) is the bulk of a short run's
 time, and it is a pure function of the party's examples, its starting weights and SGD generator,
-its seeds and configs, the learning code and the library versions. A `PreparedCache` keys each
-prepared state by the sha-256 of all of those, so a later run with the same inputs loads exactly
-what training would produce, and any change to the inputs (or to a ``dppdl/learning`` source
-file) trains afresh. Entries are plain tensors and numbers, read with ``weights_only=True``.
+its seeds and configs, the learning code, the library versions, and the thread count and vector
+instructions of the CPU kernels. A `PreparedCache` keys each prepared state by the sha-256 of all
+of those, so a later run with the same inputs loads exactly what training would produce, and any
+change to the inputs (or to a ``dppdl/learning`` source file) trains afresh. Entries are plain
+tensors and numbers, read with ``weights_only=True``.
 
 For simulations, experiments and tests that repeat a preparation; a party on real data has no
 use for it (each task seeds its own).
@@ -55,7 +56,8 @@ def prepared_key(p: Participant) -> str:
     add("code", _code_digest())
     libraries = f"torch {torch.__version__} opacus {version('opacus')} numpy {np.__version__}"
     add("libraries", libraries.encode())
-    add("threads", str(torch.get_num_threads()).encode())  # kernels round by thread count
+    # kernels round by thread count and by the vector instructions they dispatch to
+    add("kernels", f"{torch.get_num_threads()} {torch.backends.cpu.get_cpu_capability()}".encode())
     add("party", f"{p.index} {p.seed} {p.model_name}".encode())
     add("train", repr(p.train_config).encode())
     add("gan", repr(p.gan_config).encode())
