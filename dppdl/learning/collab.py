@@ -81,15 +81,11 @@ class CollabConfig:
         if not isinstance(self.error_feedback, bool):
             raise ConfigError(f"error_feedback must be true or false, got {self.error_feedback!r}")
         bound = self.update_bound
-        if bound is not None and (
-            isinstance(bound, bool) or not isinstance(bound, int | float)
-            or not math.isfinite(bound) or bound <= 0
-        ):
+        if bound is not None and not (_is_real(bound) and bound > 0):
             raise ConfigError(f"update_bound must be a positive number or None, got {bound!r}")
         weight = self.own_weight
         if weight is not None:
-            if (isinstance(weight, bool) or not isinstance(weight, int | float)
-                    or not 0 < weight < 1):
+            if not (_is_real(weight) and 0 < weight < 1):
                 raise ConfigError(
                     f"own_weight must be a number strictly between 0 and 1 or None, "
                     f"got {weight!r}"
@@ -99,6 +95,12 @@ class CollabConfig:
         seed = self.init_seed
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
             raise ConfigError(f"init_seed must be a non-negative integer or None, got {seed!r}")
+
+
+def _is_real(value: object) -> bool:
+    """A finite int or float, and not a bool (which Python counts as an int)."""
+    return (not isinstance(value, bool) and isinstance(value, int | float)
+            and math.isfinite(value))
 
 
 def aggregate_step(
