@@ -33,6 +33,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     init.add_argument("--limit", type=int, default=None, help="examples kept (tiny runs)")
     init.add_argument("--behaviour", choices=BEHAVIOURS, default="honest")
     init.add_argument(
+        "--prepared-cache",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="reuse a standalone model and DP-GAN trained before from identical inputs "
+        "(experiments that rerun a task; dppdl.learning.prepared)",
+    )
+    init.add_argument(
         "--private-key-file",
         type=Path,
         default=None,
@@ -85,6 +93,7 @@ def _init(args: argparse.Namespace) -> int:
         box_key_file=folder / "x25519-key.json",
         state_dir=folder / "state",
         behaviour=args.behaviour,
+        prepared_cache=None if args.prepared_cache is None else args.prepared_cache.resolve(),
         data=DataConfig(
             setting=args.setting,
             n_parties=args.parties,
