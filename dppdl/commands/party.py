@@ -31,6 +31,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     init.add_argument("--index", type=int, default=0, help="this party's shard of the partition")
     init.add_argument("--seed", type=int, default=0)
     init.add_argument("--limit", type=int, default=None, help="examples kept (tiny runs)")
+    init.add_argument("--test-limit", type=int, default=None,
+                      help="MNIST test examples used for accuracy (default: all 10,000)")
+    init.add_argument("--poll-interval", type=float, default=PartyConfig.poll_interval,
+                      metavar="SECONDS", help="time between chain polls while waiting")
     init.add_argument("--behaviour", choices=BEHAVIOURS, default="honest")
     init.add_argument(
         "--prepared-cache",
@@ -100,7 +104,9 @@ def _init(args: argparse.Namespace) -> int:
             index=args.index,
             seed=args.seed,
             limit=args.limit,
+            test_limit=args.test_limit,
         ),
+        poll_interval=args.poll_interval,
     )
     path, address = init_party(folder, config=config, password=_password(), private_key=private_key)
     print(f"party {address}: config {path}")
