@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import os
+import io
 import pickle
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib.metadata import version
@@ -28,6 +27,7 @@ import numpy as np
 import torch
 
 from dppdl.errors import ConfigError
+from dppdl.files import atomic_write
 from dppdl.learning.models import flatten_params
 from dppdl.learning.participant import Participant
 
@@ -135,18 +135,12 @@ class PreparedEntry:
         p = self.participant
         if p.gan is None:
             raise ValueError(f"party {p.index} has no DP-GAN yet; prepare it before saving")
-        try:
-            self.cache.folder.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.cache.folder, prefix=f".{self.path.name}.")
+        buffer = io.BytesIO()
+        torch.save({"format": FORMAT, "key": self.key, "state": p.state_dict()}, buffer)
+        try:  # concurrent writers of one key write the same bytes
+            atomic_write(self.path, buffer.getvalue())
         except OSError as exc:
             self.cache.log(f"prepared cache: cannot store {self.path} ({exc.strerror or exc}); "
                            "going on without it")  # fmt: skip
             return None
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                torch.save({"format": FORMAT, "key": self.key, "state": p.state_dict()}, fh)
-            os.replace(tmp, self.path)  # concurrent writers of one key write the same bytes
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
         return self.path

@@ -10,10 +10,10 @@ import numpy as np
 from dppdl.chain.clients import PartyInfo, PartyStatus, TaskInfo, TaskState
 from dppdl.chain.reverts import revert_class
 from dppdl.errors import ContractRevert, UserError
+from dppdl.files import atomic_write
 from dppdl.learning.dpgan import DPGANResult
 from dppdl.learning.prepared import PreparedCache
 from dppdl.party import epoch as steps
-from dppdl.party.checkpoint import atomic_write
 from dppdl.party.context import PartyContext
 from dppdl.party.disputes import DisputeDuties
 from dppdl.party.payloads import encode_samples
