@@ -137,12 +137,13 @@ def run_baseline_cell(data: MnistData, test: tuple[torch.Tensor, torch.Tensor], 
     parts, levels, sizes = _parties(data, setting, n, seed, args.limit)
     name = "dssgd" if method == "distributed" else method
     res = run_baseline(name, model=model, parties=parts, test=test, epochs=args.baseline_epochs,
-                       seed=seed, config=TrainConfig())
+                       seed=seed, config=TrainConfig(), eval_every=args.eval_every)
     finals = [float(a) for a in res.final]
     return {
         "best": max(finals), "mean": statistics.fmean(finals), "finals": finals,
         "fairness": _fairness(setting, levels, sizes, finals) if len(finals) > 1 else None,
-        "curve_best": [float(v) for v in res.accuracy.max(axis=0)], "path": "baseline",
+        "curve_best": [float(v) for v in res.accuracy.max(axis=0)],
+        "curve_rounds": list(res.evaluated), "path": "baseline",
     }
 
 
@@ -274,8 +275,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--limit", type=int, default=None, help="examples per party (tiny runs)")
     p.add_argument("--test-limit", type=int, default=None, help="MNIST test examples")
     p.add_argument("--eval-every", type=int, default=1, metavar="K",
-                   help="reference DPPDL cells: test the parties after benchmarking, every K-th "
-                        "epoch and the last (the curves thin out; finals and r do not change)")
+                   help="test the parties every K-th epoch and the last (DPPDL also after "
+                        "benchmarking; the curves thin out, finals and r do not change)")
     add_collab_args(p, init_seed=False)  # the shared initial model follows each cell's seed
     p.add_argument("--chain", action="store_true",
                    help="DPPDL cells through chain + crypto + storage (run_simulation)")

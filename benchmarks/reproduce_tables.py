@@ -188,9 +188,11 @@ def plot_curves(results: dict[str, Any], img_dir: Path) -> list[Path]:
         for c in sorted(cells, key=lambda c: (c["method"], c["setting"])):
             ys = [100 * v for v in c["curve_best"]]
             dppdl = c["method"].startswith("dppdl")
-            rounds = c.get("curve_rounds") or list(range(len(ys)))  # 0 = after benchmarking
-            thinned = rounds[-1] + 1 > len(ys)  # tested every k-th epoch (--eval-every)
-            xs = [local + r for r in rounds] if dppdl else list(range(1, len(ys) + 1))
+            if dppdl:  # rounds after the local epochs; 0 = after benchmarking
+                xs = [local + r for r in c.get("curve_rounds") or range(len(ys))]
+            else:  # epochs, 1-based
+                xs = c.get("curve_rounds") or list(range(1, len(ys) + 1))
+            thinned = len(xs) > 1 and xs[-1] - xs[0] + 1 > len(ys)  # --eval-every K > 1
             ax.plot(xs, ys, "-" if dppdl else "--", marker="." if thinned else None,
                     label=f"{c['method']} ({c['setting']})")
         ax.set(xlabel="passes over local data", ylabel="best party's test accuracy %",

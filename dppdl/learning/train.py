@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from dppdl.errors import ConfigError
 from dppdl.learning.batched import train_local_batched
 from dppdl.learning.models import flatten_params
 from dppdl.learning.sgd import TrainConfig, check_xy
@@ -96,6 +97,16 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     if x.shape[0] == 0:
         raise ValueError("cannot evaluate on an empty set")
     return float((predict(model, x) == y).to(torch.float64).mean())
+
+
+def is_test_round(round: int, *, every: int, last: int) -> bool:
+    """Whether a run that tests every ``every``-th round tests after ``round``.
+
+    Those rounds and the last, so a run's final accuracy never depends on ``every``.
+    """
+    if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+        raise ConfigError(f"test every k-th round needs a positive integer k, got {every!r}")
+    return round % every == 0 or round == last
 
 
 def local_update(

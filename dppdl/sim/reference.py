@@ -30,6 +30,7 @@ from dppdl.learning.participant import (
     pretrain_many,
 )
 from dppdl.learning.prepared import PreparedCache
+from dppdl.learning.train import is_test_round
 from dppdl.protocol import credibility as cred
 from dppdl.protocol import points
 from dppdl.protocol.fairness import fairness_or_none
@@ -308,7 +309,7 @@ class _Log:
         self, parties: Sequence[Participant], balances: np.ndarray, test_x: torch.Tensor,
         test_y: torch.Tensor, clock: _Clock, *, round: int,
     ) -> None:
-        if round % self.eval_every == 0 or round == self.last_round:
+        if is_test_round(round, every=self.eval_every, last=self.last_round):
             with clock.phase("evaluate"):
                 self.accuracy.append([p.evaluate(test_x, test_y) for p in parties])
             self.evaluated.append(round)

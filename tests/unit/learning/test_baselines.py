@@ -125,3 +125,27 @@ def test_unknown_baseline_and_bad_theta(tiny_parties: list, small_test_set: tupl
             seed=0,
             theta_u=0.0,
         )
+
+
+@pytest.mark.parametrize("name", sorted(BASELINES))
+def test_testing_every_kth_epoch_keeps_the_finals(
+    name: str, tiny_parties: list, small_test_set: tuple
+) -> None:
+    # Prepare: the same run tested after every epoch and after every 2nd (and the last)
+    kwargs = {"model": "mlp", "parties": tiny_parties[:2], "test": small_test_set,
+              "epochs": 3, "seed": 5, "config": FAST}  # fmt: skip
+    # Execute
+    every = run_baseline(name, **kwargs)
+    thinned = run_baseline(name, **kwargs, eval_every=2)
+    # Assert: testing changes no model, so the tested columns are the same numbers
+    assert every.evaluated == (1, 2, 3) and thinned.evaluated == (2, 3)
+    assert np.array_equal(thinned.accuracy, every.accuracy[:, 1:])
+    assert np.array_equal(thinned.final, every.final)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True])
+def test_baselines_reject_a_bad_eval_every(bad: object, tiny_parties: list,
+                                           small_test_set: tuple) -> None:  # fmt: skip
+    with pytest.raises(ConfigError, match="positive integer"):
+        run_baseline("standalone", model="mlp", parties=tiny_parties, test=small_test_set,
+                     epochs=1, seed=0, eval_every=bad)
