@@ -1,4 +1,4 @@
-"""Crash-safe file writes, shared by every layer (checkpoints, the prepared-learner cache)."""
+"""Crash-safe file writes, shared by every layer (keys, records, checkpoints, caches)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,14 @@ import tempfile
 from pathlib import Path
 
 
-def atomic_write(path: Path, data: bytes, *, mode: int = 0o600) -> None:
-    """Write `data` to `path` so a crash leaves the old or the new file, never half of one."""
+def atomic_write(path: Path, data: bytes, *, mode: int = 0o600, overwrite: bool = True) -> None:
+    """Write `data` to `path` so a crash leaves the old or the new file, never half of one.
+
+    The file is written under a temporary name beside `path` (created 0600, so a secret is
+    never readable by others on the way), flushed to disk, given `mode`, and renamed into
+    place. With ``overwrite=False`` an existing `path` is left alone and FileExistsError is
+    raised: the new file is hard-linked into place, which fails atomically if `path` exists.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
@@ -17,7 +23,9 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o600) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            os.link(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)  # gone after a replace; the spare name after a link

@@ -5,10 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import shutil
 import subprocess
-import tempfile
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -19,6 +17,7 @@ from solcx.exceptions import SolcError
 
 from dppdl.chain import paths
 from dppdl.errors import ChainError, UserError
+from dppdl.files import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -131,20 +130,12 @@ def _load_cache(cache_file: Path, key: str) -> dict[str, Artifact] | None:
     return {name: Artifact(**fields) for name, fields in data["artifacts"].items()}
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.chmod(tmp, 0o644)  # mkstemp makes 0600; artifacts are public
-    os.replace(tmp, path)
-
-
 def _store_cache(build_dir: Path, key: str, artifacts: dict[str, Artifact]) -> None:
     for art in artifacts.values():  # one readable file per contract, for people and other tools
-        _write_atomic(build_dir / f"{art.name}.json", json.dumps(asdict(art), indent=1))
+        atomic_write(build_dir / f"{art.name}.json", json.dumps(asdict(art), indent=1).encode(),
+                     mode=0o644)  # artifacts are public
     payload = {"key": key, "artifacts": {n: asdict(a) for n, a in artifacts.items()}}
-    _write_atomic(build_dir / "cache.json", json.dumps(payload))
+    atomic_write(build_dir / "cache.json", json.dumps(payload).encode(), mode=0o644)
 
 
 def _run_solc(sources: dict[str, str], source_dir: Path, binary: Path) -> dict[str, Any]:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,6 +14,7 @@ from web3.contract import Contract
 from dppdl.chain.reverts import register_abi
 from dppdl.chain.tx import connect
 from dppdl.errors import ChainError, DeploymentMissingError, UserError
+from dppdl.files import atomic_write
 
 FORMAT = 1  # bumped when the record layout changes
 
@@ -154,13 +153,8 @@ def read_record(path: Path, *, chain_id: int) -> Deployment | None:
 
 
 def write_record(dep: Deployment, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(dep.to_json(), fh, indent=1)
-        fh.write("\n")
-    os.chmod(tmp, 0o644)  # mkstemp makes 0600; the record is public information
-    os.replace(tmp, path)
+    text = json.dumps(dep.to_json(), indent=1) + "\n"
+    atomic_write(path, text.encode(), mode=0o644)  # the record is public information
     dep.path = path
 
 

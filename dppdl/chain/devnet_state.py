@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from dppdl.chain.devnet import Devnet, pid_alive
+from dppdl.files import atomic_write
 
 STATE_DIR = Path(".dppdl")
 STATE_FILE = STATE_DIR / "devnet.json"
@@ -21,10 +22,7 @@ def read_state(state_file: Path = STATE_FILE) -> Devnet | None:
 
 
 def write_state(devnet: Devnet, state_file: Path = STATE_FILE) -> None:
-    state_file.parent.mkdir(parents=True, exist_ok=True)
-    tmp = state_file.with_suffix(".tmp")
-    tmp.write_text(json.dumps(devnet.to_json(), indent=1) + "\n")
-    os.replace(tmp, state_file)
+    atomic_write(state_file, (json.dumps(devnet.to_json(), indent=1) + "\n").encode(), mode=0o644)
 
 
 def clear_state(state_file: Path = STATE_FILE) -> None:

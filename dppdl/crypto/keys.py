@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from dppdl.crypto.errors import KeyFileError, WrongPasswordError
 from dppdl.crypto.primitives import x25519_public_bytes
 from dppdl.errors import DataMissingError
+from dppdl.files import atomic_write
 
 KEY_FILE_FORMAT = "dppdl-party-keys"  # "format" field of a party key file
 KEY_FILE_VERSION = 1  # bump on any change to the file layout
@@ -42,25 +42,10 @@ def write_private_file(
     target = Path(path)
     if not target.parent.is_dir():
         raise DataMissingError(f"directory does not exist: {target.parent}")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if overwrite:
-            os.replace(tmp, target)
-        else:
-            try:
-                os.link(tmp, target)  # atomic create-if-absent
-            except FileExistsError:
-                raise KeyFileError(f"refusing to overwrite existing key file {target}") from None
-            os.unlink(tmp)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+        atomic_write(target, data, mode=0o600, overwrite=overwrite)
+    except FileExistsError:
+        raise KeyFileError(f"refusing to overwrite existing key file {target}") from None
 
 
 def _read_json(path: str | os.PathLike[str]) -> dict[str, Any]:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import io
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +30,9 @@ class Checkpoint:
         atomic_write(self._marks_path, json.dumps(self._marks, indent=1, sort_keys=True).encode())
 
     def save_state(self, name: str, state: Any) -> None:
-        path = self.folder / f"{name}.pt"
-        tmp = path.with_suffix(".pt.tmp")
-        self.folder.mkdir(parents=True, exist_ok=True)
-        torch.save(state, tmp)
-        os.replace(tmp, path)
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+        atomic_write(self.folder / f"{name}.pt", buffer.getvalue())
 
     def load_state(self, name: str) -> Any | None:
         path = self.folder / f"{name}.pt"
