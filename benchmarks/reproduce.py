@@ -28,7 +28,7 @@ from typing import Any
 
 import torch
 
-from dppdl.commands.collab_args import add_collab_args, collab_from_args
+from dppdl.commands.collab_args import add_collab_args, add_prepared_cache_arg, collab_from_args
 from dppdl.errors import ConfigError, DataMissingError
 from dppdl.learning.baselines import run_baseline
 from dppdl.learning.collab import CollabConfig
@@ -281,9 +281,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--chain", action="store_true",
                    help="DPPDL cells through chain + crypto + storage (run_simulation)")
     p.add_argument("--runs-dir", type=Path, default=ROOT / "runs", help="for --chain runs")
-    p.add_argument("--prepared-cache", type=Path, default=None, metavar="DIR",
-                   help="DPPDL cells: restore standalone models and DP-GANs prepared before from "
-                        "identical inputs, store new ones (cells that restored say so)")
+    add_prepared_cache_arg(p)
     p.add_argument("--threads", type=int, default=1, help="torch threads")
     p.add_argument("--results", type=Path, default=RESULTS)
     p.add_argument("--doc", type=Path, default=None, help="rewrite this doc's tables at the end")

@@ -1,8 +1,11 @@
-"""Flags for the task's initial model and aggregation, shared by `task publish` and `simulate`."""
+"""Flags shared by several commands: the task's initial model and aggregation (`task publish`,
+`simulate`, the reproduce benchmark) and the prepared-learner cache (`simulate`, `party init`,
+the reproduce benchmark)."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from dppdl.learning.collab import AGGREGATIONS, STARTS, CollabConfig
 
@@ -43,4 +46,13 @@ def collab_from_args(args: argparse.Namespace, *, init_seed: int | None = None) 
         init_seed=None if args.own_init else seed, aggregation=args.aggregation,
         error_feedback=args.error_feedback, update_bound=args.update_bound, start=args.start,
         own_weight=args.own_weight,
+    )
+
+
+def add_prepared_cache_arg(parser: argparse.ArgumentParser) -> None:
+    """``--prepared-cache DIR`` (dppdl.learning.prepared), off by default."""
+    parser.add_argument(
+        "--prepared-cache", type=Path, default=None, metavar="DIR",
+        help="restore standalone models and DP-GANs prepared before from identical inputs "
+             "(data, seeds, configs, code, library versions); prepare and store the rest",
     )

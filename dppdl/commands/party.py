@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+from dppdl.commands.collab_args import add_prepared_cache_arg
 from dppdl.party.config import BEHAVIOURS, SETTINGS, DataConfig, PartyConfig, load_config
 
 
@@ -36,14 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     init.add_argument("--poll-interval", type=float, default=PartyConfig.poll_interval,
                       metavar="SECONDS", help="time between chain polls while waiting")
     init.add_argument("--behaviour", choices=BEHAVIOURS, default="honest")
-    init.add_argument(
-        "--prepared-cache",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="reuse a standalone model and DP-GAN trained before from identical inputs "
-        "(experiments that rerun a task; dppdl.learning.prepared)",
-    )
+    add_prepared_cache_arg(init)
     init.add_argument(
         "--private-key-file",
         type=Path,

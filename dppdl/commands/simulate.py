@@ -8,7 +8,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from dppdl.commands.collab_args import add_collab_args, collab_from_args
+from dppdl.commands.collab_args import add_collab_args, add_prepared_cache_arg, collab_from_args
 from dppdl.party.config import BEHAVIOURS, SETTINGS
 from dppdl.sim.config import SimulationConfig, Windows
 
@@ -46,14 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="use these storage nodes instead of starting one",
     )
     sim.add_argument("--runs-dir", type=Path, default=Path("runs"))
-    sim.add_argument(
-        "--prepared-cache",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="reuse standalone models and DP-GANs trained before from identical inputs "
-        "(seed, shard, configs, code); train and store the rest",
-    )
+    add_prepared_cache_arg(sim)
     sim.add_argument("--request-window", type=int, default=Windows.request, metavar="BLOCKS")
     sim.add_argument("--upload-window", type=int, default=Windows.upload, metavar="BLOCKS")
     sim.add_argument("--json", action="store_true", help="print the run directory as JSON")
