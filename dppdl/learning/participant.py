@@ -145,13 +145,18 @@ class Participant:
         )
         return self.gan
 
+    @property
+    def trained_gan(self) -> DPGANResult:
+        """The DP-GAN from `train_gan` (or a prepared-cache restore); an error before it."""
+        if self.gan is None:
+            raise RuntimeError(f"party {self.index}: its DP-GAN is not trained yet (train_gan())")
+        return self.gan
+
     def release_samples(self, count: int | None = None, *, round: int) -> torch.Tensor:
         """``count`` (default u_i) fresh DP-GAN samples for credibility round ``round``."""
-        if self.gan is None:
-            raise RuntimeError(f"party {self.index}: train_gan() before release_samples()")
         n = self.sample_count if count is None else count
         return generate(
-            self.gan.generator, n, seed=derive_seed(self.seed, self.index, "samples", round)
+            self.trained_gan.generator, n, seed=derive_seed(self.seed, self.index, "samples", round)
         )
 
     def label(self, samples: torch.Tensor) -> np.ndarray:

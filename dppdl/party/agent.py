@@ -108,11 +108,11 @@ class PartyAgent:
         folder = ctx.config.prepared_cache
         entry = None if folder is None else PreparedCache(folder, log=ctx.log).entry(p)
         if entry is not None and entry.restore():
-            assert p.gan is not None  # restore loads the DP-GAN with the model
+            gan = p.trained_gan  # restore loads the DP-GAN with the model
             ctx.metrics.prepared_from_cache = True
             ctx.log(f"standalone model and DP-GAN restored from {entry.path} "
-                    f"(ε = {p.gan.dp_epsilon_spent:.2f} at δ = {p.gan.delta:g})")  # fmt: skip
-            return p.gan
+                    f"(ε = {gan.dp_epsilon_spent:.2f} at δ = {gan.delta:g})")  # fmt: skip
+            return gan
         ctx.log(f"pretraining the standalone model on {p.n_examples} examples")
         with ctx.metrics.timed("training"):
             p.pretrain()

@@ -259,7 +259,7 @@ def run_reference(
         removals=log.removals,
         balances=log.balances,
         allocations=log.allocations,
-        dp_epsilon_spent=[p.gan.dp_epsilon_spent for p in parties if p.gan is not None],
+        dp_epsilon_spent=[p.trained_gan.dp_epsilon_spent for p in parties],
         fairness={
             "privacy_level": fairness_or_none(
                 contributions=[parties[i].privacy_level for i in members],

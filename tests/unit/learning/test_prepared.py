@@ -130,3 +130,12 @@ def test_a_cache_that_cannot_be_written_is_refused_early_and_skipped_late(tmp_pa
     p.train_gan()
     assert entry.save() is None
     assert len(lines) == 1 and "cannot store" in lines[0]
+
+
+def test_a_party_without_a_dp_gan_says_so() -> None:
+    p = party()
+    for use in (lambda: p.trained_gan, lambda: p.release_samples(round=0)):
+        with pytest.raises(RuntimeError, match="party 1: its DP-GAN is not trained yet"):
+            use()
+    p.train_gan()
+    assert p.trained_gan is p.gan
