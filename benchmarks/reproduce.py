@@ -131,13 +131,18 @@ def _fairness(setting: str, levels: list[float], sizes: list[int],
     return None
 
 
+def _say(line: str) -> None:
+    """A cell's progress line, timed (a CNN P15 cell runs for most of an hour)."""
+    print(f"    {time.strftime('%H:%M:%S')} {line}", flush=True)
+
+
 def run_baseline_cell(data: MnistData, test: tuple[torch.Tensor, torch.Tensor], *, model: str,
                       n: int, setting: str, method: str, seed: int,
                       args: argparse.Namespace) -> dict[str, Any]:  # fmt: skip
     parts, levels, sizes = _parties(data, setting, n, seed, args.limit)
     name = "dssgd" if method == "distributed" else method
     res = run_baseline(name, model=model, parties=parts, test=test, epochs=args.baseline_epochs,
-                       seed=seed, config=TrainConfig(), eval_every=args.eval_every)
+                       seed=seed, config=TrainConfig(), eval_every=args.eval_every, log=_say)
     finals = [float(a) for a in res.final]
     return {
         "best": max(finals), "mean": statistics.fmean(finals), "finals": finals,
@@ -158,7 +163,8 @@ def run_dppdl_cell(data: MnistData, *, model: str, n: int, setting: str, seed: i
         collab=collab_for(args, seed), train_limit=args.limit, test_limit=args.test_limit,
         batched=n >= 15, eval_every=args.eval_every, prepared_cache=args.prepared_cache,
     )
-    r = run_reference(cfg, data=data, progress=sys.stderr.isatty())  # a bar per round
+    bar = sys.stderr.isatty()  # a bar per round on a terminal, lines in a log file
+    r = run_reference(cfg, data=data, progress=bar, log=None if bar else _say)
     kept = [i for i, a in enumerate(r.active[-1]) if a]
     finals = [r.accuracy[-1][i] for i in kept]
     key = "data_size" if setting == "imbalanced" else "privacy_level"

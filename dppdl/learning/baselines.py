@@ -2,7 +2,8 @@
 
 Each tests its model(s) after every epoch by default; with ``eval_every`` k, after every k-th
 epoch and the last (testing 15 CNNs on 10,000 images is a large share of a DSSGD run, and
-testing changes no model or random stream, so the finals are the same whatever k is).
+testing changes no model or random stream, so the finals are the same whatever k is). With
+``log``, each writes a line per epoch, with the accuracies when the epoch is tested.
 """
 
 from __future__ import annotations
@@ -21,7 +22,15 @@ from dppdl.learning.models import ModelName, build_model, flatten_params, load_f
 from dppdl.learning.seeding import STREAM_INIT, STREAM_SHUFFLE, derive_seed, torch_generator
 from dppdl.learning.sgd import TrainConfig
 from dppdl.learning.sparsify import keep_fraction
-from dppdl.learning.train import evaluate, is_test_round, local_update, train_local
+from dppdl.learning.train import (
+    Say,
+    accuracy_summary,
+    evaluate,
+    is_test_round,
+    local_update,
+    silent,
+    train_local,
+)
 
 PartyData = tuple[torch.Tensor, torch.Tensor]  # (x, y) of one party
 GLOBAL_INIT = 0xFFFF_FFFF  # party key of the shared model in centralized/DSSGD/FedAvg
@@ -51,17 +60,21 @@ def _check(parties: Sequence[PartyData], epochs: int) -> None:
 class _Tests:
     """The test accuracies of a baseline run, taken after the epochs ``eval_every`` selects."""
 
-    def __init__(self, name: str, *, epochs: int, eval_every: int) -> None:
+    def __init__(self, name: str, *, epochs: int, eval_every: int, log: Say | None) -> None:
         is_test_round(epochs, every=eval_every, last=epochs)  # checks eval_every
         self.name, self.epochs, self.every = name, epochs, eval_every
+        self.say = log or silent
         self.columns: list[list[float]] = []
         self.evaluated: list[int] = []
 
     def after(self, epoch: int, models: Sequence[nn.Module], test: PartyData) -> None:
-        """Test ``models`` if 1-based ``epoch`` is one to test."""
+        """Test ``models`` if 1-based ``epoch`` is one to test; a progress line either way."""
+        tested = ""
         if is_test_round(epoch, every=self.every, last=self.epochs):
             self.columns.append([evaluate(m, *test) for m in models])
             self.evaluated.append(epoch)
+            tested = f": {accuracy_summary(self.columns[-1])}"
+        self.say(f"{self.name} epoch {epoch}/{self.epochs}{tested}")
 
     def result(self) -> BaselineResult:
         acc = np.asarray(self.columns, dtype=np.float64).T
@@ -81,6 +94,7 @@ def standalone(
     seed: int,
     config: TrainConfig | None = None,
     eval_every: int = 1,
+    log: Say | None = None,
 ) -> BaselineResult:
     """Each party trains alone on its own data (batched over parties); one row per party."""
     cfg = config or TrainConfig()
@@ -90,7 +104,7 @@ def standalone(
     gens = _generators(seed, n)
     xs, ys = [p[0] for p in parties], [p[1] for p in parties]
     steps = [0] * n
-    tests = _Tests("standalone", epochs=epochs, eval_every=eval_every)
+    tests = _Tests("standalone", epochs=epochs, eval_every=eval_every, log=log)
     for e in range(1, epochs + 1):
         done = train_local_batched(
             models, xs, ys, config=cfg, epochs=1, generators=gens, start_steps=steps
@@ -109,6 +123,7 @@ def centralized(
     seed: int,
     config: TrainConfig | None = None,
     eval_every: int = 1,
+    log: Say | None = None,
 ) -> BaselineResult:
     """One model trained on the union of all parties' data; a single row."""
     cfg = config or TrainConfig()
@@ -118,7 +133,7 @@ def centralized(
     y = torch.cat([p[1] for p in parties])
     gen = torch_generator(seed, STREAM_SHUFFLE, GLOBAL_INIT)
     step = 0
-    tests = _Tests("centralized", epochs=epochs, eval_every=eval_every)
+    tests = _Tests("centralized", epochs=epochs, eval_every=eval_every, log=log)
     for e in range(1, epochs + 1):
         step += train_local(net, x, y, config=cfg, epochs=1, generator=gen, start_step=step)
         tests.after(e, [net], test)
@@ -135,6 +150,7 @@ def dssgd(
     config: TrainConfig | None = None,
     theta_u: float = 0.1,
     eval_every: int = 1,
+    log: Say | None = None,
 ) -> BaselineResult:
     """Distributed selective SGD (Shokri & Shmatikov 2015), round robin; one row per party.
 
@@ -153,7 +169,7 @@ def dssgd(
     locals_ = [copy.deepcopy(init) for _ in range(n)]
     gens = _generators(seed, n)
     steps = [0] * n
-    tests = _Tests("dssgd", epochs=epochs, eval_every=eval_every)
+    tests = _Tests("dssgd", epochs=epochs, eval_every=eval_every, log=log)
     for e in range(1, epochs + 1):
         for i, (x, y) in enumerate(parties):
             load_flat_params(locals_[i], global_w)
@@ -176,6 +192,7 @@ def fedavg(
     config: TrainConfig | None = None,
     local_epochs: int = 1,
     eval_every: int = 1,
+    log: Say | None = None,
 ) -> BaselineResult:
     """FedAvg (McMahan et al. 2017) with all parties every round; a single row (global model).
 
@@ -196,7 +213,7 @@ def fedavg(
         raise ConfigError("FedAvg needs at least one training example")
     weights = weights / weights.sum()
     steps = [0] * n
-    tests = _Tests("fedavg", epochs=epochs, eval_every=eval_every)
+    tests = _Tests("fedavg", epochs=epochs, eval_every=eval_every, log=log)
     for e in range(1, epochs + 1):
         global_w = flatten_params(global_net)
         for net in locals_:

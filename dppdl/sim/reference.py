@@ -30,7 +30,7 @@ from dppdl.learning.participant import (
     pretrain_many,
 )
 from dppdl.learning.prepared import PreparedCache
-from dppdl.learning.train import is_test_round
+from dppdl.learning.train import Say, accuracy_summary, is_test_round, silent
 from dppdl.protocol import credibility as cred
 from dppdl.protocol import points
 from dppdl.protocol.fairness import fairness_or_none
@@ -102,7 +102,7 @@ def build_participants(config: ReferenceConfig, data: MnistData) -> list[Partici
     ]
 
 
-def _prepare(config: ReferenceConfig, data: MnistData, clock: _Clock
+def _prepare(config: ReferenceConfig, data: MnistData, clock: _Clock, say: Say
              ) -> tuple[list[Participant], bool]:  # fmt: skip
     """The parties, pretrained and with their DP-GANs; True if all came from the prepared
     cache (restored all or none: a batched run's rounding depends on the whole batch)."""
@@ -112,15 +112,19 @@ def _prepare(config: ReferenceConfig, data: MnistData, clock: _Clock
     if entries and all(e.path.exists() for e in entries):
         hits = [e.restore() for e in entries]
         if all(hits):
+            say(f"restored {len(parties)} standalone models and DP-GANs from "
+                f"{config.prepared_cache}")
             return parties, True
         if any(hits):  # a damaged entry: start every party afresh
             parties = build_participants(config, data)
             entries = cache.entries(parties, batched=config.batched) if cache else []
+    say(f"pretraining {len(parties)} standalone models")
     with clock.phase("pretrain"):
         pretrain_many(parties, batched=config.batched)
     with clock.phase("dpgan"):
-        for p in parties:
+        for k, p in enumerate(parties, 1):
             p.train_gan()
+            say(f"DP-GAN {k}/{len(parties)}: ε = {p.trained_gan.dp_epsilon_spent:.2f}")
     for e in entries:
         e.save()
     return parties, False
@@ -178,16 +182,22 @@ def aggregate_for(
 
 
 def run_reference(
-    config: ReferenceConfig, *, data: MnistData | None = None, progress: bool = False
+    config: ReferenceConfig, *, data: MnistData | None = None, progress: bool = False,
+    log: Say | None = None,
 ) -> ReferenceResult:
-    """Run benchmarking and ``config.epochs`` epochs of DPPDL for all parties in this process."""
+    """Run benchmarking and ``config.epochs`` epochs of DPPDL for all parties in this process.
+
+    ``progress`` draws a bar per round (for a terminal); ``log`` gets a line per preparation
+    step and per round, with the accuracies when the round is tested (for a log file).
+    """
+    say: Say = log or silent
     clock = _Clock()
     if data is None:
         data = load_mnist(cache_dir=config.data_dir)
     test_x, test_y = data.test_x, data.test_y
     if config.test_limit is not None:
         test_x, test_y = test_x[: config.test_limit], test_y[: config.test_limit]
-    parties, restored = _prepare(config, data, clock)
+    parties, restored = _prepare(config, data, clock, say)
     n = len(parties)
     n_params = parties[0].n_params
     ppm = np.array([p.privacy_ppm for p in parties], dtype=np.int64)
@@ -198,14 +208,14 @@ def run_reference(
     active = np.ones(n, dtype=bool)
     with clock.phase("credibility"):
         c = cred.normalise(credibility_round(parties, active=active, round=0), active=active)
-    log = _Log(threshold_ppm=config.credibility_threshold_ppm, eval_every=config.eval_every,
-               last_round=config.epochs)
-    c, active = log.close_round(c, active, round=0)
+    record = _Log(threshold_ppm=config.credibility_threshold_ppm, eval_every=config.eval_every,
+               last_round=config.epochs, say=say)
+    c, active = record.close_round(c, active, round=0)
     balances = np.array(
         [points.initial_points(privacy_ppm=int(q), n_params=n_params, n_parties=n) for q in ppm],
         dtype=np.int64,
     )
-    log.end(parties, balances, test_x, test_y, clock, round=0)
+    record.end(parties, balances, test_x, test_y, clock, round=0)
     _tick(bar)
 
     # Algorithm 2, one iteration per epoch.
@@ -231,19 +241,19 @@ def run_reference(
                     own_update=deltas[i], n_senders=int(np.count_nonzero(alloc[i])),
                 )
         balances = points.settle(balances=balances, allocation=alloc)
-        log.allocations.append(alloc.tolist())
+        record.allocations.append(alloc.tolist())
         with clock.phase("credibility"):
             fresh = cred.normalise(
                 credibility_round(parties, active=active, round=epoch + 1), active=active
             )
             c = cred.update(c, fresh, active=active)
-        c, active = log.close_round(c, active, round=epoch + 1)
-        log.end(parties, balances, test_x, test_y, clock, round=epoch + 1)
+        c, active = record.close_round(c, active, round=epoch + 1)
+        record.end(parties, balances, test_x, test_y, clock, round=epoch + 1)
         _tick(bar)
     if bar is not None:
         bar.close()
 
-    final = log.accuracy[-1]
+    final = record.accuracy[-1]
     members = [int(i) for i in np.flatnonzero(active)]
     return ReferenceResult(
         config=config,
@@ -251,14 +261,14 @@ def run_reference(
         privacy_ppm=[int(q) for q in ppm],
         data_sizes=[p.n_examples for p in parties],
         n_params=n_params,
-        accuracy=log.accuracy,
-        evaluated=log.evaluated,
-        credibility=log.credibility,
-        active=log.active,
-        reports=log.reports,
-        removals=log.removals,
-        balances=log.balances,
-        allocations=log.allocations,
+        accuracy=record.accuracy,
+        evaluated=record.evaluated,
+        credibility=record.credibility,
+        active=record.active,
+        reports=record.reports,
+        removals=record.removals,
+        balances=record.balances,
+        allocations=record.allocations,
         dp_epsilon_spent=[p.trained_gan.dp_epsilon_spent for p in parties],
         fairness={
             "privacy_level": fairness_or_none(
@@ -279,10 +289,12 @@ def run_reference(
 class _Log:
     """Per-round records of a run."""
 
-    def __init__(self, *, threshold_ppm: int = 0, eval_every: int = 1, last_round: int) -> None:
+    def __init__(self, *, threshold_ppm: int = 0, eval_every: int = 1, last_round: int,
+                 say: Say = silent) -> None:  # fmt: skip
         self.threshold_ppm = threshold_ppm  # the task's c_th in ppm; 0 = the paper's rule
         self.eval_every = eval_every
         self.last_round = last_round
+        self.say = say
         self.accuracy: list[list[float]] = []
         self.evaluated: list[int] = []
         self.credibility: list[list[list[float]]] = []
@@ -309,11 +321,15 @@ class _Log:
         self, parties: Sequence[Participant], balances: np.ndarray, test_x: torch.Tensor,
         test_y: torch.Tensor, clock: _Clock, *, round: int,
     ) -> None:
+        tested = ""
         if is_test_round(round, every=self.eval_every, last=self.last_round):
             with clock.phase("evaluate"):
                 self.accuracy.append([p.evaluate(test_x, test_y) for p in parties])
             self.evaluated.append(round)
+            tested = f", {accuracy_summary(self.accuracy[-1], active=self.active[-1])}"
         self.balances.append([int(b) for b in balances])
+        credible = sum(self.active[-1])
+        self.say(f"round {round}/{self.last_round}: {credible}/{len(parties)} credible{tested}")
 
 
 def _bar(total: int, *, enabled: bool):  # type: ignore[no-untyped-def]

@@ -136,8 +136,13 @@ def test_testing_every_kth_epoch_keeps_the_finals(
               "epochs": 3, "seed": 5, "config": FAST}  # fmt: skip
     # Execute
     every = run_baseline(name, **kwargs)
-    thinned = run_baseline(name, **kwargs, eval_every=2)
+    lines: list[str] = []
+    thinned = run_baseline(name, **kwargs, eval_every=2, log=lines.append)
     # Assert: testing changes no model, so the tested columns are the same numbers
+    best = 100 * thinned.final.max()
+    assert lines[0] == f"{name} epoch 1/3" and len(lines) == 3
+    assert lines[1].startswith(f"{name} epoch 2/3: best ")
+    assert lines[2].startswith(f"{name} epoch 3/3: best {best:.2f} %, mean ")
     assert every.evaluated == (1, 2, 3) and thinned.evaluated == (2, 3)
     assert np.array_equal(thinned.accuracy, every.accuracy[:, 1:])
     assert np.array_equal(thinned.final, every.final)

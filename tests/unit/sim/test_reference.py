@@ -343,9 +343,18 @@ def test_reference_run_keeps_protocol_invariants(tiny_run) -> None:  # type: ign
 def test_testing_every_kth_round_changes_nothing_but_the_curve(data: MnistData, tiny_run) -> None:  # type: ignore[no-untyped-def]
     # Arrange: three epochs, so round 3 is the last and round 1 falls between the k = 2 tests
     every = run_reference(tiny_config(epochs=3), data=data)
+    lines: list[str] = []
     # Execute
-    thinned = run_reference(tiny_config(epochs=3, eval_every=2), data=data)
-    # Assert
+    thinned = run_reference(tiny_config(epochs=3, eval_every=2), data=data, log=lines.append)
+    # Assert: a progress line per step, with the accuracies of the tested rounds
+    n = len(thinned.privacy_levels)
+    assert lines[0] == f"pretraining {n} standalone models"
+    assert [x.split(":")[0] for x in lines[1:n + 1]] == [f"DP-GAN {k}/{n}" for k in range(1, n + 1)]
+    rounds = lines[n + 1:]
+    assert [x.split(":")[0] for x in rounds] == [f"round {r}/3" for r in range(4)]
+    assert ["best" in x for x in rounds] == [True, False, True, True]
+    best = max(a for a, on in zip(thinned.accuracy[-1], thinned.active[-1], strict=True) if on)
+    assert f"best {100 * best:.2f} %" in rounds[-1]
     assert every.evaluated == [0, 1, 2, 3] and tiny_run.evaluated == [0, 1, 2]
     assert thinned.evaluated == [0, 2, 3]
     assert thinned.accuracy == [every.accuracy[r] for r in (0, 2, 3)]
