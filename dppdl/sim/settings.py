@@ -81,7 +81,9 @@ class ReferenceConfig:
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict of the configuration."""
         out = asdict(self)
-        out["data_dir"] = None if self.data_dir is None else str(self.data_dir)
+        for folder in ("data_dir", "prepared_cache"):
+            value = getattr(self, folder)
+            out[folder] = None if value is None else str(value)
         out["behaviours"] = [self.behaviour(i) for i in range(self.n_parties)]
         out["gan"]["betas"] = list(self.gan.betas)
         return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import warnings
 from dataclasses import replace
 from pathlib import Path
@@ -379,6 +380,7 @@ def test_a_run_restored_from_the_prepared_cache_is_the_run_that_trained(
     assert len(list(tmp_path.glob("*.pt"))) == 2 * config.n_parties
     reference = tiny_run.to_json()
     reference.pop("seconds"), reference.pop("config"), reference.pop("prepared_from_cache")
+    assert json.loads(json.dumps(stored.to_json()))["config"]["prepared_cache"] == str(tmp_path)
     for run in (stored, restored):
         got = run.to_json()
         got.pop("seconds"), got.pop("config")
