@@ -163,3 +163,20 @@ def remove(
     mask = _check_active(active, np.asarray(matrix).shape[0]).copy()
     mask[list(removed)] = False
     return normalise(matrix, active=mask), mask
+
+
+def reputation(matrix: np.ndarray, *, active: np.ndarray) -> np.ndarray:
+    """How the others rate each party j in C: the sum of c[i, j] over i in C \\ {j}, that is
+    the mean rating times |C| - 1, so 1.0 for a uniform matrix; NaN outside C.
+
+    Not part of the protocol (no party sees the others' rows): a diagnostic of what credibility
+    says about the parties, such as whether it tracks their data sizes.
+    """
+    c = np.asarray(matrix, dtype=np.float64)
+    mask = _check_active(active, c.shape[0])
+    out = np.full(c.shape[0], np.nan)
+    if mask.sum() < 2:
+        return out
+    others = c[np.ix_(mask, mask)] * (1.0 - np.eye(int(mask.sum())))  # no self-ratings
+    out[mask] = others.sum(axis=0)
+    return out

@@ -186,3 +186,22 @@ def test_random_labeller_is_reported_and_removed_synthetic() -> None:
     assert mask2.tolist() == [True, True, True, True, False]
     np.testing.assert_allclose(c2[:4].sum(axis=1), 1.0)
     assert np.all(c2[:, 4] == 0) and np.all(c2[4] == 0)
+
+
+def test_reputation_is_the_column_sum_over_the_other_credible_parties() -> None:
+    # Prepare: four parties, party 3 removed; parties 0 and 1 rate party 2 low
+    active = np.array([True, True, True, False])
+    c = cred.normalise(np.array([
+        [9.0, 1.0, 0.5, 1.0],
+        [1.0, 9.0, 0.5, 1.0],
+        [1.0, 1.0, 9.0, 1.0],
+        [1.0, 1.0, 1.0, 9.0],
+    ]), active=active)  # fmt: skip
+    # Execute
+    rep = cred.reputation(c, active=active)
+    uniform = cred.reputation(cred.normalise(np.ones((4, 4)), active=active), active=active)
+    # Assert: rows 0 and 1 give party 2 one third each; the diagonal and party 3 do not count
+    assert rep[:3] == pytest.approx([0.5 + 2 / 3, 0.5 + 2 / 3, 2 / 3])
+    assert np.isnan(rep[3])
+    assert uniform[:3] == pytest.approx([1.0, 1.0, 1.0])
+    assert np.isnan(cred.reputation(c, active=np.array([True, False, False, False]))).all()
