@@ -58,11 +58,11 @@ def _group(results: dict[str, Any]) -> dict[tuple[str, int, str, str, str], list
     return groups
 
 
-def _mean_sd(values: list[float], scale: float, digits: int) -> str:
+def _mean_sd(values: list[float], scale: float, digits: int, *, sign: str = "") -> str:
     m = statistics.fmean(values) * scale
     if len(values) == 1:
-        return f"{m:.{digits}f}"
-    return f"{m:.{digits}f} ± {statistics.stdev(values) * scale:.{digits}f}"
+        return f"{m:{sign}.{digits}f}"
+    return f"{m:{sign}.{digits}f} ± {statistics.stdev(values) * scale:.{digits}f}"
 
 
 def tables(results: dict[str, Any]) -> str:
@@ -126,7 +126,8 @@ def tables(results: dict[str, Any]) -> str:
                         if not rs:
                             cells.append(f"not run yet / {paper[col]:+.2f}")
                         else:
-                            cells.append(f"{_mean_sd(rs, 1, 2)} [{len(rs)}] / {paper[col]:+.2f}")
+                            cells.append(f"{_mean_sd(rs, 1, 2, sign='+')} [{len(rs)}] / "
+                                         f"{paper[col]:+.2f}")
                     out.append(f"| {model.upper()} | {setting} | {method} | "
                                + " | ".join(cells) + " |")
         out.append("")
