@@ -209,7 +209,7 @@ def run_reference(
     with clock.phase("credibility"):
         c = cred.normalise(credibility_round(parties, active=active, round=0), active=active)
     record = _Log(threshold_ppm=config.credibility_threshold_ppm, eval_every=config.eval_every,
-               last_round=config.epochs, say=say)
+                    last_round=config.epochs, say=say)
     c, active = record.close_round(c, active, round=0)
     balances = np.array(
         [points.initial_points(privacy_ppm=int(q), n_params=n_params, n_parties=n) for q in ppm],
