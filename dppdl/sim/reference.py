@@ -123,8 +123,8 @@ def _prepare(config: ReferenceConfig, data: MnistData, clock: _Clock, say: Say
         pretrain_many(parties, batched=config.batched)
     with clock.phase("dpgan"):
         for k, p in enumerate(parties, 1):
-            p.train_gan()
-            say(f"DP-GAN {k}/{len(parties)}: ε = {p.trained_gan.dp_epsilon_spent:.2f}")
+            gan = p.train_gan()
+            say(f"DP-GAN {k}/{len(parties)}: ε = {gan.dp_epsilon_spent:.2f}")
     for e in entries:
         e.save()
     return parties, False
