@@ -6,12 +6,12 @@ Run: .venv/bin/python benchmarks/reproduce.py [--quick] [--models mlp,cnn] [--pa
 
 Every finished cell is appended to the results JSON at once (keyed by model, parties, setting,
 method, seed and schedule), so long runs can be done in pieces and re-runs replace their cells.
-`--doc` rewrites the tables between the markers of docs/REPRODUCTION.md from everything in the
-results file; `--tables-only` does only that. DPPDL cells use the in-process reference runner
-(tests/integration/test_agents.py ties it to the agents) unless `--chain`, which runs the full
-chain + crypto + storage simulation (`dppdl.sim.simulate.run_simulation`, agents in-process).
-Accuracy of per-party methods is the best party's final test accuracy (the paper's way for
-DPPDL); the mean over parties is kept beside it.
+`--doc` rewrites the scorecard and the tables between the markers of docs/REPRODUCTION.md from
+everything in the results file; `--tables-only` does only that. DPPDL cells use the in-process
+reference runner (tests/integration/test_agents.py ties it to the agents) unless `--chain`,
+which runs the full chain + crypto + storage simulation (`dppdl.sim.simulate.run_simulation`,
+agents in-process). Accuracy of per-party methods is the best party's final test accuracy (the
+paper's way for DPPDL); the mean over parties is kept beside it.
 """
 
 from __future__ import annotations
@@ -293,7 +293,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--doc", type=Path, default=None, help="rewrite this doc's tables at the end")
     p.add_argument("--plots", type=Path, default=None,
                    help="write repro_<model>_p<n>_<schedule>.png accuracy curves into this folder")
-    p.add_argument("--tables-only", action="store_true", help="only regenerate --doc's tables")
+    p.add_argument("--tables-only", action="store_true",
+                   help="only regenerate --doc's scorecard and tables (and --plots)")
     p.add_argument("--skip-done", action="store_true", help="skip cells already in --results")
     args = p.parse_args(argv)
     if args.quick:
