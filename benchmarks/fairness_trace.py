@@ -31,11 +31,12 @@ from dppdl.commands.collab_args import add_prepared_cache_arg
 from dppdl.errors import ConfigError, DataMissingError
 from dppdl.learning.collab import STARTS, CollabConfig
 from dppdl.learning.data import load_mnist
-from dppdl.learning.dpgan import DPGANConfig
-from dppdl.learning.sgd import TrainConfig
 from dppdl.protocol import credibility as cred
 from dppdl.protocol.fairness import fairness_or_none
-from dppdl.sim.reference import ReferenceConfig, ReferenceResult, run_reference
+from dppdl.sim.reference import ReferenceResult, run_reference
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from reproduce import reference_config  # noqa: E402  (the cells' config: shared cache entries)
 
 
 def _r(x: np.ndarray, y: np.ndarray) -> str:
@@ -102,12 +103,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.parties < 3:
             raise ConfigError(f"--parties must be at least 3, got {args.parties}")
-        config = ReferenceConfig(
-            n_parties=args.parties, setting=args.setting, model=args.model, epochs=args.epochs,
-            seed=args.seed, train=TrainConfig(), gan=DPGANConfig(),
-            collab=CollabConfig(init_seed=args.seed, start=args.start),
-            batched=args.parties >= 15, eval_every=args.eval_every,
-            prepared_cache=args.prepared_cache,
+        config = reference_config(
+            model=args.model, n=args.parties, setting=args.setting, seed=args.seed,
+            epochs=args.epochs, collab=CollabConfig(init_seed=args.seed, start=args.start),
+            eval_every=args.eval_every, prepared_cache=args.prepared_cache,
         )
         result = run_reference(config, data=load_mnist(),
                                log=lambda line: print(f"  {line}", file=sys.stderr, flush=True))

@@ -152,16 +152,32 @@ def run_baseline_cell(data: MnistData, test: tuple[torch.Tensor, torch.Tensor], 
     }
 
 
+def reference_config(*, model: str, n: int, setting: str, seed: int, epochs: int,
+                     collab: CollabConfig, gan: DPGANConfig | None = None,
+                     local_epochs: int | None = None, limit: int | None = None,
+                     test_limit: int | None = None, eval_every: int = 1,
+                     prepared_cache: Path | None = None) -> ReferenceConfig:  # fmt: skip
+    """A DPPDL cell's reference run. fairness_trace.py builds its run here too, so that the two
+    share prepared-cache entries (15 parties or more train vmapped, and those entries differ)."""
+    train = TrainConfig() if local_epochs is None else TrainConfig(local_epochs=local_epochs)
+    return ReferenceConfig(
+        n_parties=n, setting=setting, model=model, epochs=epochs,  # type: ignore[arg-type]
+        seed=seed, train=train, gan=gan or DPGANConfig(), collab=collab, train_limit=limit,
+        test_limit=test_limit, batched=n >= 15, eval_every=eval_every,
+        prepared_cache=prepared_cache,
+    )
+
+
 def run_dppdl_cell(data: MnistData, *, model: str, n: int, setting: str, seed: int,
                    args: argparse.Namespace) -> dict[str, Any]:  # fmt: skip
     gan = DPGANConfig() if args.gan_epochs is None else DPGANConfig(epochs=args.gan_epochs)
     if args.chain:
         return _run_chain_cell(model=model, n=n, setting=setting, seed=seed, gan=gan, args=args)
-    cfg = ReferenceConfig(
-        n_parties=n, setting=setting, model=model, epochs=args.epochs,  # type: ignore[arg-type]
-        seed=seed, train=TrainConfig(local_epochs=args.local_epochs), gan=gan,
-        collab=collab_for(args, seed), train_limit=args.limit, test_limit=args.test_limit,
-        batched=n >= 15, eval_every=args.eval_every, prepared_cache=args.prepared_cache,
+    cfg = reference_config(
+        model=model, n=n, setting=setting, seed=seed, epochs=args.epochs,
+        collab=collab_for(args, seed), gan=gan, local_epochs=args.local_epochs, limit=args.limit,
+        test_limit=args.test_limit, eval_every=args.eval_every,
+        prepared_cache=args.prepared_cache,
     )
     bar = sys.stderr.isatty()  # a bar per round on a terminal, lines in a log file
     r = run_reference(cfg, data=data, progress=bar, log=None if bar else _say)

@@ -100,18 +100,18 @@ def tables(results: dict[str, Any]) -> str:
             for row, paper in rows:
                 method, _, setting = row.partition("/")
                 setting = setting or "same-privacy"
-                cells = []
+                texts: list[str] = []
                 for col, n in enumerate(ALL_PARTIES):
                     got = groups.get((model, n, setting, method, schedule))
                     if not got:
-                        cells.append(f"not run yet / {paper[col]:.2f}")
+                        texts.append(f"not run yet / {paper[col]:.2f}")
                         continue
                     best = _mean_sd([c["best"] for c in got], 100, 2)
                     mean = statistics.fmean(c["mean"] for c in got) * 100
                     diff = statistics.fmean(c["best"] for c in got) * 100 - paper[col]
-                    cells.append(f"{best} [{len(got)}] ({mean:.2f}) / {paper[col]:.2f} "
+                    texts.append(f"{best} [{len(got)}] ({mean:.2f}) / {paper[col]:.2f} "
                                  f"(Δ {diff:+.2f})")
-                out.append(f"| {row} | " + " | ".join(cells) + " |")
+                out.append(f"| {row} | " + " | ".join(texts) + " |")
             out.append("")
         out.append("Table 3, fairness (Pearson r of final accuracy vs contribution; mean ± sd "
                    "over seeds [seeds] / paper)\n")
@@ -127,17 +127,17 @@ def tables(results: dict[str, Any]) -> str:
                             and k[4] == schedule for k in groups)
                 for method, paper in [*methods.items(),
                                       *([("dppdl-chain", methods["dppdl"])] if chain else [])]:
-                    cells = []
+                    texts = []
                     for col, n in enumerate(ALL_PARTIES):
                         got = groups.get((model, n, setting, method, schedule), [])
                         rs = [c["fairness"] for c in got if c["fairness"] is not None]
                         if not rs:
-                            cells.append(f"not run yet / {paper[col]:+.2f}")
+                            texts.append(f"not run yet / {paper[col]:+.2f}")
                         else:
-                            cells.append(f"{_mean_sd(rs, 1, 2, sign='+')} [{len(rs)}] / "
+                            texts.append(f"{_mean_sd(rs, 1, 2, sign='+')} [{len(rs)}] / "
                                          f"{paper[col]:+.2f}")
                     out.append(f"| {model.upper()} | {setting} | {method} | "
-                               + " | ".join(cells) + " |")
+                               + " | ".join(texts) + " |")
         out.append("")
         timing = [c for g, cs in groups.items() if g[4] == schedule for c in cs]
         if timing:
