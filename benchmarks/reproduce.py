@@ -17,6 +17,7 @@ paper's way for DPPDL); the mean over parties is kept beside it.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import statistics
@@ -30,6 +31,7 @@ import torch
 
 from dppdl.commands.collab_args import add_collab_args, add_prepared_cache_arg, collab_from_args
 from dppdl.errors import ConfigError, DataMissingError
+from dppdl.files import atomic_write
 from dppdl.learning.baselines import run_baseline
 from dppdl.learning.collab import CollabConfig
 from dppdl.learning.data import MnistData, load_mnist, make_partition, party_tensors
@@ -103,13 +105,14 @@ def load_results(path: Path) -> dict[str, Any]:
 
 
 def save_cell(path: Path, key: str, cell: dict[str, Any]) -> dict[str, Any]:
-    """Add one cell to the results file (re-read first: several runs may share the file)."""
-    results = load_results(path)
-    results["cells"][key] = cell
+    """Add one cell to the results file. Several runs may share the file, so the file is
+    re-read, changed and replaced under an exclusive lock on a hidden file beside it."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(results, indent=1, sort_keys=True))
-    tmp.replace(path)
+    with open(path.parent / f".{path.name}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        results = load_results(path)
+        results["cells"][key] = cell
+        atomic_write(path, json.dumps(results, indent=1, sort_keys=True).encode(), mode=0o644)
     return results
 
 

@@ -31,6 +31,7 @@ import torch
 
 from dppdl.chain.rpc_stats import named, selector_names
 from dppdl.errors import ConfigError
+from dppdl.files import atomic_write
 from dppdl.learning.dpgan import DPGANConfig
 from dppdl.sim.config import SimulationConfig
 from dppdl.sim.simulate import run_simulation
@@ -426,10 +427,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _save(path: Path, results: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(results, indent=1, sort_keys=True))
-    tmp.replace(path)
+    atomic_write(path, json.dumps(results, indent=1, sort_keys=True).encode(), mode=0o644)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,32 @@
+"""The reproduction results file: several runs append cells to it at once."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "benchmarks"))
+
+import reproduce  # noqa: E402
+
+
+def _append(path: Path, writer: int) -> None:
+    for k in range(15):
+        reproduce.save_cell(path, f"w{writer}/c{k}", {"writer": writer, "k": k})
+
+
+def test_concurrent_runs_lose_no_cell(tmp_path: Path) -> None:
+    path = tmp_path / "docs" / "results.json"
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_append, args=(path, w)) for w in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    cells = json.loads(path.read_text())["cells"]
+    assert sorted(cells) == sorted(f"w{w}/c{k}" for w in range(4) for k in range(15))
+    assert cells["w3/c14"] == {"writer": 3, "k": 14}
+    assert sorted(p.name for p in path.parent.iterdir()) == [".results.json.lock", "results.json"]
