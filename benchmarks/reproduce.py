@@ -165,8 +165,8 @@ def reference_config(*, model: str, n: int, setting: str, seed: int, epochs: int
     train = TrainConfig() if local_epochs is None else TrainConfig(local_epochs=local_epochs)
     return ReferenceConfig(
         n_parties=n, setting=setting, model=model, epochs=epochs,  # type: ignore[arg-type]
-        seed=seed, train=train, gan=gan or DPGANConfig(), collab=collab, train_limit=limit,
-        test_limit=test_limit, batched=n >= 15, eval_every=eval_every,
+        seed=seed, train=train, gan=DPGANConfig() if gan is None else gan, collab=collab,
+        train_limit=limit, test_limit=test_limit, batched=n >= 15, eval_every=eval_every,
         prepared_cache=prepared_cache,
     )
 
