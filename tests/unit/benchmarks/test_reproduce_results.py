@@ -30,3 +30,18 @@ def test_concurrent_runs_lose_no_cell(tmp_path: Path) -> None:
     assert sorted(cells) == sorted(f"w{w}/c{k}" for w in range(4) for k in range(15))
     assert cells["w3/c14"] == {"writer": 3, "k": 14}
     assert sorted(p.name for p in path.parent.iterdir()) == [".results.json.lock", "results.json"]
+
+
+def test_reference_config_is_the_cells_and_the_traces() -> None:
+    from dppdl.learning.collab import CollabConfig
+    from dppdl.learning.dpgan import DPGANConfig
+    from dppdl.learning.sgd import TrainConfig
+
+    collab = CollabConfig(init_seed=2, start="init")
+    small = reproduce.reference_config(model="mlp", n=4, setting="imbalanced", seed=2,
+                                       epochs=30, collab=collab)  # fmt: skip
+    large = reproduce.reference_config(model="mlp", n=15, setting="imbalanced", seed=2,
+                                       epochs=30, collab=collab, local_epochs=3)  # fmt: skip
+    assert (small.batched, large.batched) == (False, True)  # vmapped from 15 parties on
+    assert small.train == TrainConfig() and small.gan == DPGANConfig()
+    assert large.train == TrainConfig(local_epochs=3) and large.collab == collab
