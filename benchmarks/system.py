@@ -19,6 +19,7 @@ the whole path, not the paper's figures.
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.util
 import json
 import os
@@ -30,7 +31,7 @@ from typing import Any
 import torch
 
 from dppdl.chain.rpc_stats import named, selector_names
-from dppdl.errors import ConfigError
+from dppdl.errors import ConfigError, UserError
 from dppdl.files import atomic_write
 from dppdl.learning.dpgan import DPGANConfig
 from dppdl.sim.config import SimulationConfig
@@ -62,12 +63,18 @@ def simulate(n: int, epochs: int, *, args: argparse.Namespace, process: bool) ->
         runs_dir=args.runs_dir, timeout=6 * 3600.0,
     )
     t0 = time.perf_counter()
-    run_dir = run_simulation(cfg, log=lambda m: None)
+    run_dir = run_simulation(cfg, log=functools.partial(_progress, f"[P{n} {epochs} ep] "))
     run = json.loads((run_dir / "run.json").read_text())
     run["_run_dir"] = str(run_dir)
     run["_seconds"] = time.perf_counter() - t0
     run["_load"] = os.getloadavg()[0]
     return run
+
+
+def _progress(prefix: str, message: str) -> None:
+    """Progress of a long run: the simulator's own lines, party 0's and any party's failure."""
+    if not message.startswith("[p") or message.startswith("[p0] ") or " failed: " in message:
+        print(prefix + message, flush=True)
 
 
 def per_epoch(run_a: dict[str, Any], run_b: dict[str, Any], *, a: int, b: int,
@@ -353,10 +360,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        args = parse_args(argv)
-    except ConfigError as exc:
+        return _main(parse_args(argv))
+    except UserError as exc:  # a missing data set or devnet binary, a bad flag: one line
         print(f"error: {exc}", file=sys.stderr)
         return 2
+
+
+def _main(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
     results = json.loads(args.results.read_text()) if args.results.exists() else {}

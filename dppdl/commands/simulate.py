@@ -10,6 +10,7 @@ from pathlib import Path
 
 from dppdl.commands.collab_args import add_collab_args, add_prepared_cache_arg, collab_from_args
 from dppdl.party.config import BEHAVIOURS, SETTINGS
+from dppdl.party.windows import TX_PER_PARTY
 from dppdl.sim.config import SimulationConfig, Windows
 
 DEMO = SimulationConfig(parties=4, setting="same-privacy", model="mlp", epochs=3, seed=0)
@@ -47,8 +48,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     sim.add_argument("--runs-dir", type=Path, default=Path("runs"))
     add_prepared_cache_arg(sim)
-    sim.add_argument("--request-window", type=int, default=Windows.request, metavar="BLOCKS")
-    sim.add_argument("--upload-window", type=int, default=Windows.upload, metavar="BLOCKS")
+    for name in ("request", "upload"):
+        sim.add_argument(f"--{name}-window", type=int, default=None, metavar="BLOCKS",
+                         help=f"default {getattr(Windows, name)} + {TX_PER_PARTY[name]}·n: "
+                              "one block per transaction on the devnet")
     sim.add_argument("--json", action="store_true", help="print the run directory as JSON")
     sim.set_defaults(handler=_simulate)
     demo = sub.add_parser("demo", help="fetch MNIST and run the 4-party MLP demo simulation")
@@ -60,7 +63,9 @@ def config_from_args(args: argparse.Namespace) -> SimulationConfig:
     from dppdl.learning.gan_config import DPGANConfig
 
     gan = DPGANConfig() if args.gan_epochs is None else DPGANConfig(epochs=args.gan_epochs)
-    windows = replace(Windows(), request=args.request_window, upload=args.upload_window)
+    given = {name: getattr(args, f"{name}_window") for name in ("request", "upload")}
+    given = {name: v for name, v in given.items() if v is not None}
+    windows = replace(Windows.for_parties(args.parties), **given) if given else None
     return SimulationConfig(
         parties=args.parties,
         setting=args.setting,

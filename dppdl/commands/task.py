@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from dppdl.commands.collab_args import add_collab_args, collab_from_args
 from dppdl.errors import UserError
-from dppdl.party.windows import Windows
+from dppdl.party.windows import TX_PER_PARTY, Windows
+
+WINDOW_ARGS = ("join", "benchmark", "request", "upload", "epoch")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -35,10 +38,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     publish.add_argument("--epochs", type=int, default=2)
     publish.add_argument("--model", choices=("mlp", "cnn"), default="mlp")
     add_collab_args(publish)
-    defaults = Windows()
-    for name in ("join", "benchmark", "request", "upload", "epoch"):
+    for name in WINDOW_ARGS:
         publish.add_argument(
-            f"--{name}-window", type=int, default=getattr(defaults, name), metavar="BLOCKS"
+            f"--{name}-window", type=int, default=None, metavar="BLOCKS",
+            help=f"default {getattr(Windows, name)} + {TX_PER_PARTY[name]}·n (n = --parties)",
         )
     publish.add_argument("--credibility-threshold-ppm", type=int, default=0, metavar="PPM",
                          help="c_th for reports in parts per million (0: the paper's (2/3)(1/n))")
@@ -81,6 +84,13 @@ def _client(args: argparse.Namespace, *, sender: bool):  # type: ignore[no-untyp
     return DppdlClient.from_deployment(dep, w3, tx)
 
 
+def windows_from_args(args: argparse.Namespace) -> Windows:
+    """The windows given on the command line; the defaults for --parties where none is."""
+    given = {name: getattr(args, f"{name}_window") for name in WINDOW_ARGS}
+    return replace(Windows.for_parties(args.parties),
+                   **{name: v for name, v in given.items() if v is not None})
+
+
 def _publish(args: argparse.Namespace) -> int:
     from dppdl.party.requester import publish_task
     from dppdl.party.spec import TaskSpec
@@ -90,13 +100,7 @@ def _publish(args: argparse.Namespace) -> int:
         model=args.model, n_parties=args.parties, epochs=args.epochs,
         collab=collab_from_args(args),
     )
-    windows = Windows(
-        join=args.join_window,
-        benchmark=args.benchmark_window,
-        request=args.request_window,
-        upload=args.upload_window,
-        epoch=args.epoch_window,
-    )
+    windows = windows_from_args(args)
     client = _client(args, sender=True)
     with open_store(args.storage) as store:
         task_id = publish_task(client=client, store=store, spec=spec, windows=windows,

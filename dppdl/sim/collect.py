@@ -115,7 +115,7 @@ def assemble_run(*, config: SimulationConfig, run_id: str, client: DppdlClient, 
             },
             "gan": vars(config.gan),
             "collab": vars(config.collab),
-            "windows": vars(config.windows),
+            "windows": vars(config.task_windows()),
         },
         "task_id": task_id,
         "parties": [

@@ -31,7 +31,7 @@ class SimulationConfig:
     prepared_cache: Path | None = None  # reuse standalone models and DP-GANs prepared before
     gan: DPGANConfig = field(default_factory=DPGANConfig)  # each party's DP-GAN (ε = 4)
     collab: CollabConfig = field(default_factory=CollabConfig)  # shared init, mean aggregation
-    windows: Windows = field(default_factory=Windows)  # task phase windows in blocks
+    windows: Windows | None = None  # task phase windows in blocks; None = for_parties(n)
     credibility_threshold_ppm: int = 0  # c_th of the task in ppm; 0 = the paper's (2/3)(1/n)
     block_time: float = 1.0  # seconds per interval-mined block (transactions mine at once)
     timeout: float = 3600.0  # seconds before the simulation gives up on its agents
@@ -56,6 +56,10 @@ class SimulationConfig:
             value = getattr(self, name)
             if value is not None and value < 2:
                 raise ConfigError(f"--{name.replace('_', '-')} must be at least 2")
+
+    def task_windows(self) -> Windows:
+        """The windows the task is published with: the given ones, or the defaults for n."""
+        return self.windows if self.windows is not None else Windows.for_parties(self.parties)
 
     def behaviour(self, index: int) -> str:
         return self.behaviours[index] if index < len(self.behaviours) else "honest"

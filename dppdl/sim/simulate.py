@@ -105,7 +105,7 @@ class Simulation:
         store = stack.enter_context(open_store(list(stores)))
         self.client = DppdlClient.from_deployment(deployment, w3, TxSender(w3, accounts[0]))
         self.task_id = publish_task(
-            client=self.client, store=store, spec=spec, windows=config.windows,
+            client=self.client, store=store, spec=spec, windows=config.task_windows(),
             credibility_threshold_ppm=config.credibility_threshold_ppm,
         )
         log(
