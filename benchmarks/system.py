@@ -280,7 +280,8 @@ def report(results: dict[str, Any]) -> str:
                    f"benchmarking round {e['bytes_benchmarking']:,.0f}")
         rpc = (d or {}).get("rpc_per_party_epoch")
         if rpc:
-            calls = [(key[5:], v) for key, v in rpc.items() if key.startswith("call:")]
+            calls = sorted(((key[5:], v) for key, v in rpc.items() if key.startswith("call:")),
+                           key=lambda kv: -kv[1])  # most first, whatever order the file keeps
             out.append(f"- JSON-RPC per party per epoch: {rpc.get('round_trips', 0):.1f} round "
                        f"trips, {rpc.get('eth_call', 0):.1f} eth_call ("
                        + ", ".join(f"{name} {v:.1f}" for name, v in calls if v >= 0.5) + ")")
