@@ -64,8 +64,7 @@ def config_from_args(args: argparse.Namespace) -> SimulationConfig:
 
     gan = DPGANConfig() if args.gan_epochs is None else DPGANConfig(epochs=args.gan_epochs)
     given = {name: getattr(args, f"{name}_window") for name in ("request", "upload")}
-    given = {name: v for name, v in given.items() if v is not None}
-    windows = replace(Windows.for_parties(args.parties), **given) if given else None
+    windows = None if set(given.values()) == {None} else Windows.for_parties(args.parties, **given)
     return SimulationConfig(
         parties=args.parties,
         setting=args.setting,

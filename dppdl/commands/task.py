@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import replace
 from pathlib import Path
 
 from dppdl.commands.collab_args import add_collab_args, collab_from_args
@@ -86,9 +85,9 @@ def _client(args: argparse.Namespace, *, sender: bool):  # type: ignore[no-untyp
 
 def windows_from_args(args: argparse.Namespace) -> Windows:
     """The windows given on the command line; the defaults for --parties where none is."""
-    given = {name: getattr(args, f"{name}_window") for name in WINDOW_ARGS}
-    return replace(Windows.for_parties(args.parties),
-                   **{name: v for name, v in given.items() if v is not None})
+    return Windows.for_parties(
+        args.parties, **{name: getattr(args, f"{name}_window") for name in WINDOW_ARGS}
+    )
 
 
 def _publish(args: argparse.Namespace) -> int:

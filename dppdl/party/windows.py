@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from dppdl.errors import ConfigError
 
@@ -27,8 +27,9 @@ class Windows:
     vote: int = 10  # third parties may vote this many blocks after the answer
 
     @classmethod
-    def for_parties(cls, n: int) -> Windows:
-        """The defaults widened by the blocks that n parties' own transactions take.
+    def for_parties(cls, n: int, **given: int | None) -> Windows:
+        """The defaults widened by the blocks that n parties' own transactions take; a window
+        in `given` (not None) is taken as it is.
 
         A devnet that mines on demand (Anvil, Ganache) puts every transaction in a block of
         its own, so a phase in which each party sends k transactions uses k·n blocks of its
@@ -39,8 +40,8 @@ class Windows:
         if n < 1:
             raise ConfigError(f"the number of parties must be positive, not {n}")
         base = cls()
-        return cls(**{name: getattr(base, name) + per * n for name, per in TX_PER_PARTY.items()},
-                   dispute=base.dispute, answer=base.answer, vote=base.vote)
+        widened = {name: getattr(base, name) + per * n for name, per in TX_PER_PARTY.items()}
+        return replace(base, **(widened | {k: v for k, v in given.items() if v is not None}))
 
     def __post_init__(self) -> None:
         if not 0 < self.request <= self.upload <= self.epoch:
