@@ -64,7 +64,8 @@ def config_from_args(args: argparse.Namespace) -> SimulationConfig:
 
     gan = DPGANConfig() if args.gan_epochs is None else DPGANConfig(epochs=args.gan_epochs)
     given = {name: getattr(args, f"{name}_window") for name in ("request", "upload")}
-    windows = None if set(given.values()) == {None} else Windows.for_parties(args.parties, **given)
+    given_any = any(v is not None for v in given.values())
+    windows = Windows.for_parties(args.parties, **given) if given_any else None
     return SimulationConfig(
         parties=args.parties,
         setting=args.setting,
