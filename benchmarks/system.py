@@ -224,16 +224,34 @@ def plot(entries: list[dict[str, Any]], path: Path) -> None:
     print(f"plot: {path}")
 
 
+def title(key: str) -> str:
+    """A results key ("P4 MLP in-process G3/lim200/testNone") as a heading a reader can parse."""
+    head, _, tag = key.rpartition(" ")
+    parties, mode = head.rsplit(" ", 1)
+    head = f"{parties}, agents {'in one process' if mode == 'in-process' else 'as processes'}"
+    if tag == "quick":
+        return f"{head}, quick"
+    words = {"G": "DP-GAN {} epochs", "lim": "{} examples a party", "test": "{} test images"}
+    parts = []
+    for part in tag.split("/"):
+        name = part.rstrip("0123456789None")
+        value = part[len(name):]
+        if name in words and value != "None":
+            parts.append(words[name].format(value))
+    return f"{head}, " + (", ".join(parts) if parts else "full schedule")
+
+
 def report(results: dict[str, Any]) -> str:
     """Markdown for docs/PERFORMANCE.md from everything in the results file."""
     out = []
-    for key, e in sorted(results.get("system", {}).items()):
+    entries = results.get("system", {}).items()
+    for key, e in sorted(entries, key=lambda kv: (kv[1]["parties"], "process " in kv[0], kv[0])):
         t = e["seconds_per_epoch_per_party"]
         share = e["overhead_share_of_work"]
         verdict = "" if share is None else (
             f"{100 * share:.1f} % ({'MET' if share <= TARGET else 'MISSED'} against 10 %)"
         )
-        out.append(f"#### {key}\n")
+        out.append(f"#### {title(key)}\n")
         out.append(f"Command: `{e['command']}` ({e['finished']}, {e['seconds']:.0f} s for both "
                    f"runs; epochs {e['epochs'][0]} and {e['epochs'][1]})\n")
         out.append("| per party per epoch | " + " | ".join((*WORK, "waiting")) + " | wall/epoch |")
