@@ -64,10 +64,8 @@ class RecordingSender(TxSender):
         self.metrics = metrics
         self.epoch = 0
 
-    def wait(self, tx_hash: Any, *, timeout: float | None = None) -> Any:
-        receipt = super().wait(tx_hash, timeout=timeout)
+    def on_mined(self, receipt: Any) -> None:
         self.metrics.record_tx(self.epoch, receipt)
-        return receipt
 
 
 def key_password(config: PartyConfig) -> str:

@@ -58,3 +58,84 @@ def test_a_receipt_at_the_first_poll_needs_no_pause(monkeypatch: pytest.MonkeyPa
 def test_no_receipt_before_the_timeout_names_the_transaction() -> None:
     with pytest.raises(TxTimeoutError, match="0xabab.* not mined in 0 s"):
         sender(Provider(pending=10**9), poll_interval=0.001).wait("0x" + "ab" * 32, timeout=0.02)
+
+
+# -- eth_sendRawTransactionSync (EIP-7966) ----------------------------------------------------
+
+class Node:
+    """A scripted node: `replies` maps a method to its reply (a result, or an error dict)."""
+
+    def __init__(self, **replies: Any) -> None:
+        self.replies = {"eth_getBlockByNumber": {"number": "0x5", "baseFeePerGas": "0x1"},
+                        "eth_maxPriorityFeePerGas": "0x1", "eth_getTransactionCount": "0x0",
+                        "eth_sendRawTransaction": "0x" + "ab" * 32,
+                        "eth_getTransactionReceipt": RECEIPT, **replies}  # fmt: skip
+        self.methods: list[str] = []
+
+    def make_request(self, method: str, params: list[Any]) -> dict[str, Any]:
+        self.methods.append(method)
+        reply = self.replies.get(method, {"error": {"code": -32601, "message": "Method not found"}})
+        if isinstance(reply, dict) and "error" in reply:
+            return reply
+        return {"result": reply}
+
+
+class Recording(TxSender):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.mined: list[Any] = []
+
+    def on_mined(self, receipt: Any) -> None:
+        self.mined.append(receipt)
+
+
+def _send_twice(node: Node) -> Recording:
+    w3 = SimpleNamespace(eth=SimpleNamespace(chain_id=31337), provider=node)
+    s = Recording(w3, Account.from_key("0x" + "4c" * 32))  # type: ignore[arg-type]
+    for _ in range(2):
+        receipt = s.transfer("0x" + "22" * 20, value_wei=1)
+        assert receipt["status"] == 1 and receipt["gasUsed"] == 21_000
+    assert [r["blockNumber"] for r in s.mined] == [5, 5]  # the hook saw both receipts
+    return s
+
+
+def _sends(node: Node) -> list[str]:
+    return [m for m in node.methods if m.startswith("eth_send") or m.endswith("Receipt")]
+
+
+def test_an_automining_node_returns_the_receipt_in_the_same_round_trip() -> None:
+    node = Node(anvil_getAutomine=True, eth_sendRawTransactionSync=RECEIPT)
+    s = _send_twice(node)
+    assert s.sync is True and node.methods.count("anvil_getAutomine") == 1  # asked once
+    assert _sends(node) == ["eth_sendRawTransactionSync"] * 2
+
+
+def test_a_node_mining_on_a_timer_is_sent_to_and_polled() -> None:
+    node = Node(anvil_getAutomine=False, eth_sendRawTransactionSync=RECEIPT)
+    s = _send_twice(node)
+    assert s.sync is False
+    assert _sends(node) == ["eth_sendRawTransaction", "eth_getTransactionReceipt"] * 2
+
+
+def test_a_node_that_does_not_say_is_sent_to_and_polled() -> None:  # Ganache
+    s = _send_twice(node := Node(eth_sendRawTransactionSync=RECEIPT))
+    assert s.sync is False and "hardhat_getAutomine" in node.methods
+    assert _sends(node) == ["eth_sendRawTransaction", "eth_getTransactionReceipt"] * 2
+
+
+def test_an_automining_node_without_the_method_is_asked_once_then_sent_to() -> None:
+    node = Node(anvil_getAutomine=True, eth_sendRawTransactionSync={"error": {
+        "code": -32700, "message": "The method eth_sendRawTransactionSync does not exist"}})
+    s = _send_twice(node)
+    assert s.sync is False
+    assert _sends(node) == ["eth_sendRawTransactionSync", "eth_sendRawTransaction",
+                            "eth_getTransactionReceipt", "eth_sendRawTransaction",
+                            "eth_getTransactionReceipt"]  # fmt: skip
+
+
+def test_a_node_that_stops_waiting_leaves_the_receipt_to_polls() -> None:
+    node = Node(anvil_getAutomine=True, eth_sendRawTransactionSync={"error": {
+        "code": 4, "message": "timeout", "data": "0x" + "ab" * 32}})
+    s = _send_twice(node)
+    assert s.sync is True  # the method exists; the next transaction uses it again
+    assert _sends(node) == ["eth_sendRawTransactionSync", "eth_getTransactionReceipt"] * 2
