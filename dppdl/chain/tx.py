@@ -9,11 +9,12 @@ web3's own receipt formatter (ints, HexBytes, checksummed addresses), as plain d
 Transactions are signed by `dppdl.chain.signing.Type2Signer`: 0.17 ms of CPU against
 eth_account's 0.77 ms.
 
-On a node that mines each transaction as it arrives (Anvil's automine), a transaction whose
-receipt is wanted goes out as `eth_sendRawTransactionSync` (EIP-7966), which answers with the
-receipt: one round trip instead of a send and receipt polls. A node that mines on a timer
-would hold that request, and the connection, for up to a block time, so there (and on nodes
-that do not say whether they automine, such as Ganache) transactions are sent and polled.
+A transaction whose receipt is wanted goes out as `eth_sendRawTransactionSync` (EIP-7966),
+which answers with the receipt once the transaction is mined: one round trip instead of a send
+and receipt polls. Anvil has it. A node without it (Ganache) is noticed at the first
+transaction, which is then sent the old way, as is every later one; a node that gives up
+waiting (EIP-7966's timeout error, or no reply within the connection's timeout, as on a chain
+with long blocks) leaves the receipt to polls.
 """
 
 from __future__ import annotations
@@ -156,7 +157,7 @@ class TxSender:
         self._fees: tuple[float, int, int] | None = None  # (fetched_at, block, base fee)
         self._fee_lock = threading.Lock()
         self._send_lock = threading.Lock()
-        self.sync: bool | None = None  # send with eth_sendRawTransactionSync? None: not asked
+        self.sync = True  # eth_sendRawTransactionSync until the node lacks it or is too slow
         self.nonces = NonceManager(
             lambda: int(self._rpc("eth_getTransactionCount", [self.address, "pending"]), 16)
         )
@@ -222,8 +223,6 @@ class TxSender:
     def send_and_wait(self, tx: TxParams, *, timeout: float | None = None) -> TxReceipt:
         """Submit and return the receipt (a revert raises decoded): in one round trip where the
         node has eth_sendRawTransactionSync, else by polling as `wait` does."""
-        if self.sync is None:
-            self.sync = self._automines()
         outcome = self._submit(tx, sync=self.sync)
         if isinstance(outcome, HexBytes):  # sent the old way, or the node stopped waiting
             return self.wait(outcome, timeout=timeout)
@@ -254,20 +253,16 @@ class TxSender:
                     raise
         raise AssertionError("unreachable")
 
-    def _automines(self) -> bool:
-        """Whether the node mines each transaction on arrival (Anvil's and Hardhat's own
-        methods say); False when it mines on a timer or does not say."""
-        for method in ("anvil_getAutomine", "hardhat_getAutomine"):
-            try:
-                return self._rpc(method, []) is True
-            except Web3RPCError:
-                continue
-        return False
-
     def _send_sync(self, raw: str, tx_hash: HexBytes) -> TxReceipt | HexBytes | None:
         """eth_sendRawTransactionSync: the receipt; the hash if the node gave up waiting; None
         if the node has no such method (nothing was sent; the old way is used from now)."""
-        response = self.w3.provider.make_request(RPCEndpoint(_SYNC), [raw])
+        try:
+            response = self.w3.provider.make_request(RPCEndpoint(_SYNC), [raw])
+        except RpcUnavailableError as exc:
+            if not isinstance(exc.__cause__, TimeoutError):
+                raise
+            self.sync = False  # this node mines slower than the connection waits: poll
+            return tx_hash
         error = response.get("error")
         if isinstance(error, Mapping):  # its `data` is the hash, not revert data: look first
             if error.get("code") == _SYNC_TIMEOUT_CODE:

@@ -1,4 +1,5 @@
-"""TxSender.wait: receipt polls back off from 2 ms to poll_interval; a timeout names the hash."""
+"""TxSender.wait: receipt polls back off from 2 ms to poll_interval; a timeout names the hash.
+TxSender.send_and_wait: the receipt in the reply of eth_sendRawTransactionSync, or by polls."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from eth_account import Account
 
 import dppdl.chain.tx as tx_module
 from dppdl.chain.tx import TxSender, TxTimeoutError
+from dppdl.errors import RpcUnavailableError
 
 RECEIPT = {
     "transactionHash": "0x" + "ab" * 32, "transactionIndex": "0x0", "blockHash": "0x" + "cd" * 32,
@@ -103,28 +105,14 @@ def _sends(node: Node) -> list[str]:
     return [m for m in node.methods if m.startswith("eth_send") or m.endswith("Receipt")]
 
 
-def test_an_automining_node_returns_the_receipt_in_the_same_round_trip() -> None:
-    node = Node(anvil_getAutomine=True, eth_sendRawTransactionSync=RECEIPT)
+def test_a_node_with_the_method_returns_the_receipt_in_the_same_round_trip() -> None:
+    node = Node(eth_sendRawTransactionSync=RECEIPT)
     s = _send_twice(node)
-    assert s.sync is True and node.methods.count("anvil_getAutomine") == 1  # asked once
-    assert _sends(node) == ["eth_sendRawTransactionSync"] * 2
+    assert s.sync is True and _sends(node) == ["eth_sendRawTransactionSync"] * 2
 
 
-def test_a_node_mining_on_a_timer_is_sent_to_and_polled() -> None:
-    node = Node(anvil_getAutomine=False, eth_sendRawTransactionSync=RECEIPT)
-    s = _send_twice(node)
-    assert s.sync is False
-    assert _sends(node) == ["eth_sendRawTransaction", "eth_getTransactionReceipt"] * 2
-
-
-def test_a_node_that_does_not_say_is_sent_to_and_polled() -> None:  # Ganache
-    s = _send_twice(node := Node(eth_sendRawTransactionSync=RECEIPT))
-    assert s.sync is False and "hardhat_getAutomine" in node.methods
-    assert _sends(node) == ["eth_sendRawTransaction", "eth_getTransactionReceipt"] * 2
-
-
-def test_an_automining_node_without_the_method_is_asked_once_then_sent_to() -> None:
-    node = Node(anvil_getAutomine=True, eth_sendRawTransactionSync={"error": {
+def test_a_node_without_the_method_is_asked_once_then_sent_to() -> None:  # Ganache
+    node = Node(eth_sendRawTransactionSync={"error": {
         "code": -32700, "message": "The method eth_sendRawTransactionSync does not exist"}})
     s = _send_twice(node)
     assert s.sync is False
@@ -134,8 +122,22 @@ def test_an_automining_node_without_the_method_is_asked_once_then_sent_to() -> N
 
 
 def test_a_node_that_stops_waiting_leaves_the_receipt_to_polls() -> None:
-    node = Node(anvil_getAutomine=True, eth_sendRawTransactionSync={"error": {
+    node = Node(eth_sendRawTransactionSync={"error": {
         "code": 4, "message": "timeout", "data": "0x" + "ab" * 32}})
     s = _send_twice(node)
     assert s.sync is True  # the method exists; the next transaction uses it again
     assert _sends(node) == ["eth_sendRawTransactionSync", "eth_getTransactionReceipt"] * 2
+
+
+def test_a_node_that_holds_the_request_past_the_connection_timeout_is_polled_from_then() -> None:
+    class Slow(Node):  # a chain with long blocks: no reply within the provider's timeout
+        def make_request(self, method: str, params: list[Any]) -> dict[str, Any]:
+            if method == "eth_sendRawTransactionSync":
+                self.methods.append(method)
+                raise RpcUnavailableError("stopped answering: timed out") from TimeoutError()
+            return super().make_request(method, params)
+
+    s = _send_twice(node := Slow())
+    assert s.sync is False
+    assert _sends(node) == ["eth_sendRawTransactionSync", "eth_getTransactionReceipt",
+                            "eth_sendRawTransaction", "eth_getTransactionReceipt"]  # fmt: skip
