@@ -27,9 +27,9 @@ RESULT_FILE = "result.json"
 class PartyAgent:
     """Joins a task and follows it to the end: benchmarking, then every training epoch.
 
-    Each step first asks the chain whether it already happened (after a crash or restart),
-    so a party never requests, uploads or pays twice; learner progress is checkpointed
-    atomically with the weights it describes.
+    Each step of the epoch the process started in first asks the chain whether it already
+    happened (after a crash or restart), so a party never requests, uploads or pays twice;
+    learner progress is checkpointed atomically with the weights it describes.
     """
 
     def __init__(self, ctx: PartyContext) -> None:
@@ -46,6 +46,8 @@ class PartyAgent:
         while True:
             task, roster = ctx.task_and_roster()
             self._task = task
+            if ctx.first_epoch is None:
+                ctx.first_epoch = task.epoch
             if task.state in (TaskState.BENCHMARKING, TaskState.TRAINING):
                 ctx.metrics.phase = str(task.epoch)  # what follows is booked to this phase
             if task.state == TaskState.CANCELLED:

@@ -96,6 +96,9 @@ class PartyContext:
     # epochs and the epoch's Δw): saved in the same file as the weights, so a crash between
     # the two cannot apply an update twice.
     learner_marks: dict[str, Any] = field(default_factory=dict)
+    # The task's epoch when this process first read it: a step of a later epoch cannot have
+    # been taken before a crash or restart, so it needs no on-chain "did I already?" check.
+    first_epoch: int | None = None
     # Set by a simulation to stop this agent (another in-process agent failed).
     cancel: threading.Event = field(default_factory=threading.Event)
     # Duties owed to others while waiting (disputes, mask-key reveals), set by the agent;
@@ -109,6 +112,10 @@ class PartyContext:
     @property
     def address_bytes(self) -> bytes:
         return bytes.fromhex(self.address[2:])
+
+    def may_have_acted(self, epoch: int) -> bool:
+        """Whether an earlier process of this party may have acted in `epoch` (a restart)."""
+        return self.first_epoch is None or epoch <= self.first_epoch
 
     # -- chain -----------------------------------------------------------------------------
     def task(self) -> TaskInfo:

@@ -53,9 +53,10 @@ def local_update(ctx: PartyContext, *, epoch: int) -> np.ndarray:
 def request_downloads(ctx: PartyContext, *, epoch: int, c_row: np.ndarray,
                       roster: list[PartyInfo]) -> None:  # fmt: skip
     """d_i^j = min(c_i^j·d_i, cap_j) for every credible j, escrowed in one transaction."""
-    with ctx.metrics.timed("chain"):
-        if ctx.client.requests_by_receiver(ctx.task_id, epoch, ctx.address):
-            return  # requested before a restart
+    if ctx.may_have_acted(epoch):
+        with ctx.metrics.timed("chain"):
+            if ctx.client.requests_by_receiver(ctx.task_id, epoch, ctx.address):
+                return  # requested before a restart
     me = my_index(ctx, roster)
     n = len(roster)
     credibility = np.zeros((n, n))
@@ -158,26 +159,26 @@ def aggregate(
     epoch = task.epoch
     if ctx.learner_marks.get("aggregated") == epoch:
         return
-    with ctx.metrics.timed("chain"):
-        mine = ctx.client.requests_by_receiver(ctx.task_id, epoch, ctx.address)
-    if not mine:
-        ctx.save_learner(aggregated=epoch)
-        return
     checker = BlobChecker(ctx)
 
-    def arrived() -> list[RequestInfo] | None:
+    def arrived() -> tuple[list[RequestInfo]] | None:  # a 1-tuple: truthy when I bought none
         now = ctx.client.requests_by_receiver(ctx.task_id, epoch, ctx.address)
         checker.check(now)  # a bad blob is disputed while the dispute window is open
-        return now if all(r.state != RequestState.PENDING for r in now) else None
+        return (now,) if all(r.state != RequestState.PENDING for r in now) else None
 
-    final = wait_until(
+    found = wait_until(
         ctx, arrived, deadline_block=task.upload_deadline,
         what=f"the uploads I bought in epoch {epoch}",
     )  # fmt: skip
-    if final is None:
+    if found is not None:
+        final = found[0]
+    else:
         _refund_missing(ctx, epoch)
         final = ctx.client.requests_by_receiver(ctx.task_id, epoch, ctx.address)
         checker.check(final)
+    if not final:  # I bought nothing this epoch
+        ctx.save_learner(aggregated=epoch)
+        return
     if checker.bad and not _disputes_won(ctx, checker, epoch):
         ctx.save_learner(aggregated=epoch)
         return

@@ -49,10 +49,12 @@ def post_labels(
     `roster` is the one the phase began with (the credible set changes only when it closes)."""
     me = my_index(ctx, roster)
     publishers = [p for p in roster if p.index != me and p.status == PartyStatus.CREDIBLE]
-    with ctx.metrics.timed("chain"):
-        mine = ctx.client.labels_digests(
-            ctx.task_id, epoch, [(ctx.address, p.address) for p in publishers]
-        )
+    mine = [ZERO] * len(publishers)
+    if ctx.may_have_acted(epoch):
+        with ctx.metrics.timed("chain"):
+            mine = ctx.client.labels_digests(
+                ctx.task_id, epoch, [(ctx.address, p.address) for p in publishers]
+            )
     posts: list[tuple[str, bytes]] = []
     for p, posted in zip(publishers, mine, strict=True):
         if posted != ZERO:
@@ -119,7 +121,8 @@ def score_and_report(
     reported = [roster[j].address for j in np.flatnonzero(flagged & still)]
     if reported:
         ctx.log(f"epoch {epoch}: reporting {', '.join(a[:10] for a in reported)} as low quality")
-    ctx.send(epoch, ctx.client.signal_done, task_id=ctx.task_id, reports=reported)
+    ctx.send(epoch, ctx.client.signal_done, task_id=ctx.task_id, reports=reported,
+             roster_size=n)
 
 
 def credibility_row(ctx: PartyContext, *, epoch: int, roster: list[PartyInfo]) -> np.ndarray:

@@ -35,7 +35,8 @@ class FakeChain:
     def labels_digests(self, task_id: int, epoch: int, pairs: list[tuple[str, str]]) -> list:
         return [self.posted.get(labeler, ZERO) for labeler, _ in pairs]
 
-    def signal_done(self, *, task_id: int, reports: list[str]) -> None:
+    def signal_done(self, *, task_id: int, reports: list[str], roster_size: int) -> None:
+        assert roster_size == len(ADDRESSES)
         self.sent.append((task_id, list(reports)))
 
 
@@ -50,7 +51,7 @@ def fake_context(chain: FakeChain, blobs: dict[bytes, bytes]) -> Any:
         participant=SimpleNamespace(sample_count=COUNT), get=blobs.__getitem__,
         checkpoint=SimpleNamespace(get=lambda k, d=None: store.get(k, d), put=store.__setitem__),
         roster=lambda: roster,
-        send=lambda epoch, call, **kw: call(**kw),
+        send=lambda epoch, call, **kw: call(**kw), may_have_acted=lambda epoch: True,
     )
     ctx.logs, ctx.store, ctx.the_roster = logs, store, roster
     return ctx
