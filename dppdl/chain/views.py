@@ -66,6 +66,25 @@ class Views:
             raise ChainError(f"the node refused a batch of {len(calls)} calls: {responses!r}")
         return [self._answer(s, r) for s, r in zip(specs, responses, strict=True)]
 
+    def head_and_call_many(self, calls: Sequence[Call]) -> tuple[int, list[Any]]:
+        """The latest block number and several views at "latest", in one JSON-RPC batch.
+
+        The views may be answered at a later block than the number (one mined meanwhile)."""
+        batch = getattr(self.w3.provider, "make_batch_request", None)
+        if batch is None:  # a provider that cannot batch: the number, then the views at it
+            head = int(self.w3.eth.block_number)
+            return head, self.call_many(calls, block=head)
+        specs = [self._spec(name) for name, _ in calls]
+        requests = [(RPCEndpoint("eth_blockNumber"), [])] + [
+            (RPCEndpoint("eth_call"), self._params(spec, args, "latest"))
+            for spec, (_, args) in zip(specs, calls, strict=True)
+        ]
+        responses = batch(requests)
+        if not isinstance(responses, list) or "result" not in responses[0]:
+            raise ChainError(f"the node refused a batch of {len(calls)} calls: {responses!r}")
+        head = int(responses[0]["result"], 16)
+        return head, [self._answer(s, r) for s, r in zip(specs, responses[1:], strict=True)]
+
     def _spec(self, name: str) -> FunctionSpec:
         try:
             return self.specs[name]

@@ -44,7 +44,7 @@ class PartyAgent:
     def run(self) -> dict[str, Any]:
         ctx = self.ctx
         while True:
-            task, roster = ctx.task_and_roster()
+            task, roster, head = ctx.snapshot()
             self._task = task
             if ctx.first_epoch is None:
                 ctx.first_epoch = task.epoch
@@ -60,11 +60,11 @@ class PartyAgent:
                 ctx.log("removed from the credible set by a majority of reports; stopping")
                 return self._finish(task, removed=True)
             if task.state in (TaskState.PUBLISHED, TaskState.JOINING):
-                self._wait_for_start(task)
+                self._wait_for_start(task, head)
             elif task.state == TaskState.FINISHED:
                 return self._finish(task, removed=False)
             elif me.done_epoch == task.epoch:
-                self._wait_for_next_phase(task)
+                self._wait_for_next_phase(task, head)
             elif task.epoch == 0:
                 self._benchmark(task, roster)
             else:
@@ -165,17 +165,15 @@ class PartyAgent:
             serve_reveals(self.ctx, epoch=self._serving_epoch, head=head,
                           upload_deadline=self._task.upload_deadline)  # fmt: skip
 
-    def _wait_for_start(self, task: TaskInfo) -> None:
+    def _wait_for_start(self, task: TaskInfo, head: int) -> None:
         ctx = self.ctx
-        block = ctx.block()
-        if task.joined >= 3 and block > task.params.join_deadline:
+        if task.joined >= 3 and head > task.params.join_deadline:
             self._try(ctx.client.start_task, task_id=ctx.task_id)
-        pause(ctx, head=block)
+        pause(ctx, head=head)
 
-    def _wait_for_next_phase(self, task: TaskInfo) -> None:
+    def _wait_for_next_phase(self, task: TaskInfo, head: int) -> None:
         ctx = self.ctx
         self._serving_epoch = max(self._serving_epoch, task.epoch)  # also after a restart
-        head = ctx.block()
         if head > task.phase_deadline:
             self._try(ctx.client.advance_epoch, task_id=ctx.task_id)
         pause(ctx, head=head)

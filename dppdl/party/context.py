@@ -126,10 +126,10 @@ class PartyContext:
         with self.metrics.timed("chain"):
             return self.client.roster(self.task_id)
 
-    def task_and_roster(self) -> tuple[TaskInfo, list[PartyInfo]]:
-        """Both views as of one block (a block-number read, then one batch)."""
+    def snapshot(self) -> tuple[TaskInfo, list[PartyInfo], int]:
+        """Task and roster as of one state, and the latest block number (one batch)."""
         with self.metrics.timed("chain"):
-            return self.client.task_and_roster(self.task_id)
+            return self.client.snapshot(self.task_id)
 
     def block(self) -> int:
         with self.metrics.timed("chain"):

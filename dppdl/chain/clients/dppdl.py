@@ -245,24 +245,30 @@ class DppdlClient:
     def task_and_roster(
         self, task_id: int, *, attempts: int = 20, pause: float = 0.05
     ) -> tuple[TaskInfo, list[PartyInfo]]:
-        """`task` and `roster` as of one state: a consistent snapshot.
+        """`task` and `roster` as of one state: a consistent snapshot (see `snapshot`)."""
+        task, roster, _ = self.snapshot(task_id, attempts=attempts, pause=pause)
+        return task, roster
 
-        Both are read in one batch pinned to the latest block number, and the pair is read
-        again until the task's counts agree with the roster (`snapshot_agrees`). Pinning alone
-        is not enough: Anvil answers a call at the head block from its live state, which a
-        block being mined is already changing, so the roster can predate the task and show a
-        party that the phase's close just removed (it did, in CI)."""
+    def snapshot(
+        self, task_id: int, *, attempts: int = 20, pause: float = 0.05
+    ) -> tuple[TaskInfo, list[PartyInfo], int]:
+        """`task` and `roster` as of one state, and the latest block number, in one round trip.
+
+        The block number and both views are read in one batch, and read again until the task's
+        counts agree with the roster (`snapshot_agrees`). Pinning the views to a block number
+        would not make them a snapshot: Anvil answers a call at the head block from its live
+        state, which a block being mined is already changing, so the roster can predate the
+        task and show a party that the phase's close just removed (it did, in CI)."""
         for attempt in range(attempts):
             if attempt:
                 time.sleep(pause)
-            block = int(self.w3.eth.block_number)
-            task_abi, rows = self.views.call_many(
-                [("getTask", (task_id,)), ("getRoster", (task_id,))], block=block
+            head, (task_abi, rows) = self.views.head_and_call_many(
+                [("getTask", (task_id,)), ("getRoster", (task_id,))]
             )
             task = self._task_info(task_id, task_abi)
             roster = [PartyInfo.from_abi(t) for t in rows]
             if snapshot_agrees(task, roster):
-                return task, roster
+                return task, roster, head
         raise ChainError(f"the node's task and roster views of task {task_id} disagreed in "
                          f"{attempts} reads (joined {task.joined}, credible {task.credible}, "
                          f"{len(roster)} roster entries)")

@@ -104,6 +104,15 @@ def test_call_many_is_one_batch_in_order() -> None:
     assert [p[1] for _, p in provider.requests] == ["0x10"] * 3
 
 
+def test_head_and_call_many_reads_the_block_number_in_the_same_batch() -> None:
+    views, provider = _views({"result": "0x2a"}, _ok(["uint256"], [1]), _ok(["uint64[]"], [[9]]))
+    head, out = views.head_and_call_many([("count", ()), ("ids", ())])
+    assert (head, out) == (42, [1, [9]])
+    assert provider.batches == 1
+    assert [m for m, _ in provider.requests] == ["eth_blockNumber", "eth_call", "eth_call"]
+    assert [p[1] for m, p in provider.requests if m == "eth_call"] == ["latest"] * 2
+
+
 def test_custom_error_is_raised_by_name() -> None:
     data = "0x" + (keccak(text="Nope(uint256)")[:4] + encode(["uint256"], [7])).hex()
     views, _ = _views({"error": {"code": 3, "message": "execution reverted", "data": data}})
