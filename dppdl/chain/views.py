@@ -85,6 +85,44 @@ class Views:
         head = int(responses[0]["result"], 16)
         return head, [self._answer(s, r) for s, r in zip(specs, responses[1:], strict=True)]
 
+    def logs(
+        self, topics: Sequence[str | None], *, from_block: int, to_block: Block = "latest"
+    ) -> list[dict[str, Any]]:
+        """This contract's logs matching `topics` (eth_getLogs), as the node sends them."""
+        response = self.w3.provider.make_request(
+            RPCEndpoint("eth_getLogs"), [self._filter(topics, from_block, to_block)]
+        )
+        return self._logs(response)
+
+    def head_and_logs(
+        self, topics: Sequence[str | None], *, from_block: int
+    ) -> tuple[int, list[dict[str, Any]]]:
+        """The latest block number and this contract's logs from `from_block` on, in one batch
+        (the logs may reach a block mined after the number was read)."""
+        batch = getattr(self.w3.provider, "make_batch_request", None)
+        if batch is None:
+            head = int(self.w3.eth.block_number)
+            return head, self.logs(topics, from_block=from_block, to_block=head)
+        responses = batch([(RPCEndpoint("eth_blockNumber"), []), (RPCEndpoint("eth_getLogs"),
+                           [self._filter(topics, from_block, "latest")])])  # fmt: skip
+        if not isinstance(responses, list) or "result" not in responses[0]:
+            raise ChainError(f"the node refused a block number and log query: {responses!r}")
+        head = int(responses[0]["result"], 16)
+        if head < from_block:  # no new block: the node refuses a range that starts past it
+            return head, []
+        return head, self._logs(responses[1])
+
+    def _filter(self, topics: Sequence[str | None], from_block: int, to_block: Block
+                ) -> dict[str, Any]:  # fmt: skip
+        return {"address": self.address, "topics": list(topics), "fromBlock": hex(from_block),
+                "toBlock": hex(to_block) if isinstance(to_block, int) else to_block}
+
+    @staticmethod
+    def _logs(response: Mapping[str, Any]) -> list[dict[str, Any]]:
+        if response.get("error") is not None or not isinstance(response.get("result"), list):
+            raise ChainError(f"eth_getLogs failed: {response.get('error')!r}")
+        return [log for log in response["result"] if not log.get("removed")]
+
     def _spec(self, name: str) -> FunctionSpec:
         try:
             return self.specs[name]

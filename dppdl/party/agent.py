@@ -155,15 +155,15 @@ class PartyAgent:
         score_and_report(ctx, epoch=epoch, task=task, roster=roster)
 
     # -- waiting -------------------------------------------------------------------------
-    def serve(self, head: int | None = None) -> None:
+    def serve(self, head: int | None = None) -> int:
         """Duties owed to others while waiting: disputes (answer, vote, settle), then mask-key
-        reveals for their dropped senders. One block number (`head`, read if not given)
-        serves both."""
-        head = self.ctx.block() if head is None else head
-        self.disputes.serve(head=head)
+        reveals for their dropped senders. One block number serves both: `head`, or if not
+        given the latest, read with the dispute scan. Returns it."""
+        head = self.disputes.serve(head=head)
         if self._serving_epoch >= 1 and self._task is not None:  # the loop's task: its phase
             serve_reveals(self.ctx, epoch=self._serving_epoch, head=head,
                           upload_deadline=self._task.upload_deadline)  # fmt: skip
+        return head
 
     def _wait_for_start(self, task: TaskInfo, head: int) -> None:
         ctx = self.ctx

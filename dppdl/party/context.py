@@ -102,8 +102,9 @@ class PartyContext:
     # Set by a simulation to stop this agent (another in-process agent failed).
     cancel: threading.Event = field(default_factory=threading.Event)
     # Duties owed to others while waiting (disputes, mask-key reveals), set by the agent;
-    # called with the latest block number when the caller has it (None: read it).
-    serve: Callable[[int | None], None] | None = None
+    # called with the latest block number when the caller has it (None: read it); returns
+    # the block number it used.
+    serve: Callable[[int | None], int] | None = None
 
     @property
     def address(self) -> str:

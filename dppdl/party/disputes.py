@@ -195,11 +195,13 @@ class DisputeDuties:
         self._finished: set[int] = set()  # no duty left for me (voted, answered, gave up)
         self._params: TaskParams | None = None
 
-    def serve(self, *, head: int | None = None) -> None:
-        """Scan for new disputes up to block `head` (default: the latest) and do my duties."""
-        self._scan(self.ctx.block() if head is None else head)
+    def serve(self, *, head: int | None = None) -> int:
+        """Scan for new disputes up to block `head` (None: the latest, read with the scan in one
+        round trip) and do my duties; returns the head scanned to."""
+        head = self._scan(head)
         for rid in sorted(self.open):
             self._serve_one(self.open[rid])
+        return head
 
     def settle_before_exit(self) -> None:
         """Serve until every open dispute of the task has settled, bounded by its windows."""
@@ -220,19 +222,20 @@ class DisputeDuties:
             self._params = self.ctx.task().params
         return self._params
 
-    def _scan(self, head: int) -> None:
+    def _scan(self, head: int | None) -> int:
         ctx = self.ctx
-        if head < self._from_block:
-            return
+        if head is not None and head < self._from_block:
+            return head
         with ctx.metrics.timed("chain"):
-            logs = ctx.client.contract.events.DisputeFiled.get_logs(
-                argument_filters={"taskId": ctx.task_id}, from_block=self._from_block,
-                to_block=head,
-            )  # fmt: skip
-            for log in logs:
-                rid = int(log["args"]["requestId"])
-                self.open.setdefault(rid, ctx.client.request(rid))
-        self._from_block = head + 1
+            head, filed = ctx.client.disputes_filed(
+                ctx.task_id, from_block=self._from_block, to_block=head
+            )
+            for _, rid in filed:
+                if rid not in self.open:
+                    self.open[rid] = ctx.client.request(rid)
+        # the logs may reach past `head` (a block mined between the two reads): not again
+        self._from_block = max([head, *(block for block, _ in filed)]) + 1
+        return head
 
     def _serve_one(self, request: RequestInfo) -> None:
         ctx, rid = self.ctx, request.request_id

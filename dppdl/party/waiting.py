@@ -19,10 +19,18 @@ class AgentCancelled(DppdlError):
 def pause(ctx: PartyContext, *, head: int | None = None) -> None:
     """Sleep one poll interval, doing what is owed to others first; stop if cancelled.
     `head`: the latest block number, when the caller has just read it."""
+    serve(ctx, head)
+    sleep(ctx)
+
+
+def serve(ctx: PartyContext, head: int | None) -> int | None:
+    """Do what is owed to others (stop if cancelled); the block number it used, or `head`."""
     if ctx.cancel.is_set():
         raise AgentCancelled("stopped by request")
-    if ctx.serve is not None:
-        ctx.serve(head)
+    return head if ctx.serve is None else ctx.serve(head)
+
+
+def sleep(ctx: PartyContext) -> None:
     with ctx.metrics.timed("waiting"):
         time.sleep(ctx.config.poll_interval)
 
@@ -34,15 +42,19 @@ def wait_until(
 
     The poll that finds the value is chain work; one that finds nothing yet is time spent
     waiting for peers, and is booked so (storage or crypto done inside a poll keeps its kind).
+    Between polls the agent's duties are served; their dispute scan reads the block number
+    for the deadline in the same round trip.
     """
     while True:
         with ctx.metrics.timed("chain") as poll:
             value = condition()
             if value:
                 return value
-            head = int(ctx.client.w3.eth.block_number)
+            head = None if ctx.serve is not None else int(ctx.client.w3.eth.block_number)
             poll.kind = "waiting"
+        head = serve(ctx, head)
+        assert head is not None  # read by the duties' scan when not before
         if head > deadline_block:
             ctx.log(f"deadline block {deadline_block} passed waiting for {what}")
             return None
-        pause(ctx, head=head)
+        sleep(ctx)

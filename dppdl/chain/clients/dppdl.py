@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from eth_utils import event_abi_to_log_topic
 from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
@@ -301,6 +303,26 @@ class DppdlClient:
             invalid_votes=d[6], deposit=d[7], held_payment=d[8], key_hash=bytes(key_hash),
             revealed_key=bytes(revealed),
         )
+
+    def disputes_filed(
+        self, task_id: int, *, from_block: int, to_block: int | None = None
+    ) -> tuple[int, list[tuple[int, int]]]:
+        """(block, request id) of each DisputeFiled of the task from `from_block` on, and the
+        head: `to_block` if given, else the latest block number, read in the same round trip.
+        Raw logs: the ids are indexed topics, so nothing needs web3's event decoding."""
+        topics = [self._dispute_filed_topic, "0x" + task_id.to_bytes(32, "big").hex()]
+        if to_block is None:
+            head, logs = self.views.head_and_logs(topics, from_block=from_block)
+        else:
+            head = to_block
+            logs = self.views.logs(topics, from_block=from_block, to_block=to_block)
+        return head, [(int(log["blockNumber"], 16), int(log["topics"][2], 16)) for log in logs]
+
+    @functools.cached_property
+    def _dispute_filed_topic(self) -> str:
+        events = [e for e in self.contract.abi
+                  if e.get("type") == "event" and e.get("name") == "DisputeFiled"]  # fmt: skip
+        return "0x" + event_abi_to_log_topic(events[0]).hex()  # type: ignore[arg-type]
 
     def has_voted(self, request_id: int, voter: str) -> bool:
         return bool(self.views.call("hasVoted", request_id, _addr(voter)))

@@ -113,6 +113,21 @@ def test_head_and_call_many_reads_the_block_number_in_the_same_batch() -> None:
     assert [p[1] for m, p in provider.requests if m == "eth_call"] == ["latest"] * 2
 
 
+def test_head_and_logs_is_one_batch_and_drops_removed_logs() -> None:
+    kept, removed = {"blockNumber": "0x7", "topics": ["0x01"]}, {"removed": True, "topics": []}
+    views, provider = _views({"result": "0x9"}, {"result": [kept, removed]})
+    assert views.head_and_logs(["0x01", None], from_block=5) == (9, [kept])
+    assert provider.batches == 1
+    (_, (query,)) = provider.requests[1]
+    assert query == {"address": CONTRACT, "topics": ["0x01", None], "fromBlock": "0x5",
+                     "toBlock": "latest"}  # fmt: skip
+
+
+def test_head_and_logs_with_no_new_block_is_empty_although_the_node_refuses_the_range() -> None:
+    views, _ = _views({"result": "0x9"}, {"error": {"code": -32602, "message": "block height"}})
+    assert views.head_and_logs(["0x01"], from_block=10) == (9, [])
+
+
 def test_custom_error_is_raised_by_name() -> None:
     data = "0x" + (keccak(text="Nope(uint256)")[:4] + encode(["uint256"], [7])).hex()
     views, _ = _views({"error": {"code": 3, "message": "execution reverted", "data": data}})
