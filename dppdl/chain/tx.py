@@ -109,6 +109,15 @@ def _message(exc: BaseException) -> str:
     return str(getattr(exc, "message", None) or exc).lower()
 
 
+def _call_of(tx: Mapping[str, Any]) -> dict[str, Any]:
+    """The eth_call / eth_estimateGas object of a transaction being built."""
+    call = {"from": tx["from"], "data": HexBytes(tx.get("data", b"")).to_0x_hex(),
+            "value": hex(int(tx.get("value", 0)))}  # fmt: skip
+    if tx.get("to"):
+        call["to"] = str(tx["to"])
+    return call
+
+
 def _result(response: Any) -> Any:
     """A JSON-RPC reply's result; an error raises its decoded revert, or Web3RPCError with the
     node's message (as web3 would)."""
@@ -168,12 +177,14 @@ class TxSender:
         return _result(self.w3.provider.make_request(RPCEndpoint(method), params))
 
     # -- fields --------------------------------------------------------------------------
-    def fees(self) -> tuple[int, int]:
-        """(maxFeePerGas, maxPriorityFeePerGas) from the latest base fee, cached for fee_ttl."""
+    def fees(self, *, block: Mapping[str, Any] | None = None) -> tuple[int, int]:
+        """(maxFeePerGas, maxPriorityFeePerGas) from the latest base fee, cached for fee_ttl;
+        `block`: the latest block, when the caller has just read it."""
         with self._fee_lock:
             now = time.monotonic()
-            if self._fees is None or now - self._fees[0] > self.fee_ttl:
-                block = self._rpc("eth_getBlockByNumber", ["latest", False])
+            if block is not None or self._fees_stale(now):
+                if block is None:
+                    block = self._rpc("eth_getBlockByNumber", ["latest", False])
                 base_fee = int(block.get("baseFeePerGas") or "0x0", 16)
                 self._fees = (now, int(block["number"], 16), base_fee)
             if self._priority_fee is None:
@@ -182,15 +193,30 @@ class TxSender:
                 except Exception:  # nodes without the method: 1 gwei is a safe devnet tip
                     self._priority_fee = 10**9
             tip = self._priority_fee
+            assert self._fees is not None
             return self._fees[2] * self.base_fee_multiplier + tip, tip
+
+    def _fees_stale(self, now: float) -> bool:
+        return self._fees is None or now - self._fees[0] > self.fee_ttl
 
     def estimate(self, tx: TxParams) -> int:
         """Gas estimate × headroom; a revert during estimation raises its decoded class."""
-        call = {"from": tx["from"], "data": HexBytes(tx.get("data", b"")).to_0x_hex(),
-                "value": hex(int(tx.get("value", 0)))}  # fmt: skip
-        if tx.get("to"):
-            call["to"] = str(tx["to"])
-        return int(int(self._rpc("eth_estimateGas", [call]), 16) * self.gas_headroom)
+        return self._headroom(self._rpc("eth_estimateGas", [_call_of(tx)]))
+
+    def _headroom(self, estimate: str) -> int:
+        return int(int(estimate, 16) * self.gas_headroom)
+
+    def _estimate_and_fees(self, tx: TxParams) -> tuple[int, tuple[int, int]]:
+        """`estimate` and `fees`; when the fees need the latest block, both in one batch."""
+        batch = getattr(self.w3.provider, "make_batch_request", None)
+        if batch is None or not self._fees_stale(time.monotonic()):
+            return self.estimate(tx), self.fees()
+        replies = batch([(RPCEndpoint("eth_estimateGas"), [_call_of(tx)]),
+                         (RPCEndpoint("eth_getBlockByNumber"), ["latest", False])])  # fmt: skip
+        if not isinstance(replies, list):  # the node refused the batch: one at a time
+            return self.estimate(tx), self.fees()
+        gas = self._headroom(_result(replies[0]))  # a revert raises its decoded class
+        return gas, self.fees(block=_result(replies[1]))
 
     def build(
         self, fn: ContractFunction | None = None, *, to: str | None = None, data: bytes = b"",
@@ -209,8 +235,13 @@ class TxSender:
         }
         if to is not None:
             tx["to"] = Web3.to_checksum_address(to)
-        tx["gas"] = gas if gas is not None else self.estimate(tx)  # type: ignore[arg-type]
-        tx["maxFeePerGas"], tx["maxPriorityFeePerGas"] = self.fees()
+        if gas is None:
+            tx["gas"], (tx["maxFeePerGas"], tx["maxPriorityFeePerGas"]) = (
+                self._estimate_and_fees(tx)  # type: ignore[arg-type]
+            )
+        else:
+            tx["gas"] = gas
+            tx["maxFeePerGas"], tx["maxPriorityFeePerGas"] = self.fees()
         return tx  # type: ignore[return-value]
 
     # -- sending -------------------------------------------------------------------------

@@ -80,25 +80,27 @@ def score_and_report(
     n = len(roster)
     labellers = [p for p in roster if p.index != me and p.status == PartyStatus.CREDIBLE]
 
-    def posted() -> dict[int, bytes]:
-        digests = ctx.client.labels_digests(
+    def posted() -> tuple[dict[int, bytes], list[PartyInfo]]:
+        """The labels posted so far, and the roster read with them."""
+        digests, now = ctx.client.labels_digests_and_roster(
             ctx.task_id, epoch, [(p.address, ctx.address) for p in labellers]
         )
-        return {p.index: d for p, d in zip(labellers, digests, strict=True) if d != ZERO}
+        return {p.index: d for p, d in zip(labellers, digests, strict=True) if d != ZERO}, now
 
-    def all_posted() -> dict[int, bytes] | None:
+    def all_posted() -> tuple[dict[int, bytes], list[PartyInfo]] | None:
         found = posted()
-        return found if len(found) == len(labellers) else None
+        return found if len(found[0]) == len(labellers) else None
 
-    digests = wait_until(
+    result = wait_until(
         ctx, all_posted, deadline_block=task.phase_deadline,
         what=f"labels of my epoch-{epoch} samples",
     )  # fmt: skip
-    if digests is None:  # score with the labels that came: a silent labeller agrees with none
+    if result is None:  # score with the labels that came: a silent labeller agrees with none
         with ctx.metrics.timed("chain"):
-            digests = posted()
-        silent = [p.address[:10] for p in labellers if p.index not in digests]
+            result = posted()
+        silent = [p.address[:10] for p in labellers if p.index not in result[0]]
         ctx.log(f"epoch {epoch}: no labels from {', '.join(silent)} by the deadline")
+    digests, roster_now = result
     count = ctx.participant.sample_count
     labels = {j: decode_labels(ctx.get(d), count=count) for j, d in digests.items()}
     active = active_mask(roster)  # the credible set when the round started, as the reference
@@ -115,7 +117,7 @@ def score_and_report(
     row = c[me]
     ctx.checkpoint.put(f"credibility:{epoch}", [float(v) for v in row])
     ctx.metrics.credibility[str(epoch)] = [float(v) for v in row]
-    still = active_mask(ctx.roster())  # a party removed meanwhile can no longer be reported
+    still = active_mask(roster_now)  # a party removed meanwhile can no longer be reported
     threshold_ppm = task.params.credibility_threshold_ppm  # 0: the paper's (2/3)(1/n)
     flagged = cred.reports(c, active=active, threshold_ppm=threshold_ppm)[me]
     reported = [roster[j].address for j in np.flatnonzero(flagged & still)]

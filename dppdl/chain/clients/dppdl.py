@@ -244,6 +244,14 @@ class DppdlClient:
         calls = [("labelsDigest", (task_id, epoch, _addr(a), _addr(b))) for a, b in pairs]
         return [bytes(d) for d in self.views.call_many(calls)]
 
+    def labels_digests_and_roster(
+        self, task_id: int, epoch: int, pairs: Sequence[tuple[str, str]]
+    ) -> tuple[list[bytes], list[PartyInfo]]:
+        """`labels_digests` and `roster`, in one batch round trip."""
+        calls = [("labelsDigest", (task_id, epoch, _addr(a), _addr(b))) for a, b in pairs]
+        *digests, rows = self.views.call_many([*calls, ("getRoster", (task_id,))])
+        return [bytes(d) for d in digests], [PartyInfo.from_abi(t) for t in rows]
+
     def task_and_roster(
         self, task_id: int, *, attempts: int = 20, pause: float = 0.05
     ) -> tuple[TaskInfo, list[PartyInfo]]:

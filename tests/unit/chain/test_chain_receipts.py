@@ -141,3 +141,22 @@ def test_a_node_that_holds_the_request_past_the_connection_timeout_is_polled_fro
     assert s.sync is False
     assert _sends(node) == ["eth_sendRawTransactionSync", "eth_getTransactionReceipt",
                             "eth_sendRawTransaction", "eth_getTransactionReceipt"]  # fmt: skip
+
+
+def test_an_estimate_carries_the_fee_block_read_in_its_batch_when_fees_are_stale() -> None:
+    class Batching(Node):
+        batches: list[list[str]] = []
+
+        def make_batch_request(self, requests: list[tuple[str, Any]]) -> list[dict[str, Any]]:
+            self.batches.append([m for m, _ in requests])
+            return [self.make_request(m, p) for m, p in requests]
+
+    node = Batching(eth_estimateGas="0x5208", eth_sendRawTransactionSync=RECEIPT)
+    w3 = SimpleNamespace(eth=SimpleNamespace(chain_id=31337), provider=node)
+    s = TxSender(w3, Account.from_key("0x" + "4c" * 32), fee_ttl=60.0)  # type: ignore[arg-type]
+    first = s.build(to="0x" + "22" * 20)
+    second = s.build(to="0x" + "22" * 20)
+    assert node.batches == [["eth_estimateGas", "eth_getBlockByNumber"]]  # the second: fresh fees
+    assert node.methods.count("eth_getBlockByNumber") == 1
+    assert first["gas"] == second["gas"] == int(21_000 * 1.25)
+    assert first["maxFeePerGas"] == 2 * 1 + 1  # base fee 1 × 2 + tip 1

@@ -25,6 +25,7 @@ class FakeChain:
         self.posted = posted
         self.block = 100
         self.sent: list[tuple[int, list[str]]] = []
+        self.roster: list[Any] = []  # read with the labels
         self.w3 = SimpleNamespace(eth=self)
 
     @property
@@ -34,6 +35,10 @@ class FakeChain:
 
     def labels_digests(self, task_id: int, epoch: int, pairs: list[tuple[str, str]]) -> list:
         return [self.posted.get(labeler, ZERO) for labeler, _ in pairs]
+
+    def labels_digests_and_roster(self, task_id: int, epoch: int,
+                                  pairs: list[tuple[str, str]]) -> tuple[list, list]:  # fmt: skip
+        return self.labels_digests(task_id, epoch, pairs), self.roster
 
     def signal_done(self, *, task_id: int, reports: list[str], roster_size: int) -> None:
         assert roster_size == len(ADDRESSES)
@@ -50,10 +55,10 @@ def fake_context(chain: FakeChain, blobs: dict[bytes, bytes]) -> Any:
         serve=None, config=SimpleNamespace(poll_interval=0.0), log=logs.append,
         participant=SimpleNamespace(sample_count=COUNT), get=blobs.__getitem__,
         checkpoint=SimpleNamespace(get=lambda k, d=None: store.get(k, d), put=store.__setitem__),
-        roster=lambda: roster,
         send=lambda epoch, call, **kw: call(**kw), may_have_acted=lambda epoch: True,
     )
     ctx.logs, ctx.store, ctx.the_roster = logs, store, roster
+    chain.roster = roster
     return ctx
 
 
