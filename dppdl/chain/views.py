@@ -28,6 +28,7 @@ from dppdl.errors import ChainError
 
 Block = int | str  # a block number, or "latest" / "pending" / ...
 Call = tuple[str, Sequence[Any]]  # (function name, arguments)
+Topic = str | list[str] | None  # one topic, any of several, or any at all
 
 
 class Views:
@@ -86,7 +87,7 @@ class Views:
         return head, [self._answer(s, r) for s, r in zip(specs, responses[1:], strict=True)]
 
     def logs(
-        self, topics: Sequence[str | None], *, from_block: int, to_block: Block = "latest"
+        self, topics: Sequence[Topic], *, from_block: int, to_block: Block = "latest"
     ) -> list[dict[str, Any]]:
         """This contract's logs matching `topics` (eth_getLogs), as the node sends them."""
         response = self.w3.provider.make_request(
@@ -95,7 +96,7 @@ class Views:
         return self._logs(response)
 
     def head_and_logs(
-        self, topics: Sequence[str | None], *, from_block: int
+        self, topics: Sequence[Topic], *, from_block: int
     ) -> tuple[int, list[dict[str, Any]]]:
         """The latest block number and this contract's logs from `from_block` on, in one batch
         (the logs may reach a block mined after the number was read)."""
@@ -112,7 +113,7 @@ class Views:
             return head, []
         return head, self._logs(responses[1])
 
-    def _filter(self, topics: Sequence[str | None], from_block: int, to_block: Block
+    def _filter(self, topics: Sequence[Topic], from_block: int, to_block: Block
                 ) -> dict[str, Any]:  # fmt: skip
         return {"address": self.address, "topics": list(topics), "fromBlock": hex(from_block),
                 "toBlock": hex(to_block) if isinstance(to_block, int) else to_block}

@@ -61,16 +61,15 @@ def committed_hashes_of(
         return {}
     ids = [r.request_id for r in requests]
     with ctx.metrics.timed("chain"):
-        logs = ctx.client.contract.events.UploadCommitted.get_logs(
-            argument_filters={"taskId": ctx.task_id, "requestId": ids},
+        found = ctx.client.upload_commitments(
+            ctx.task_id, ids,
             from_block=max(0, min(r.commit_block for r in requests) - 1),
             to_block=max(r.commit_block for r in requests),
-        )
-    found = {int(log["args"]["requestId"]): log["args"] for log in logs}
+        )  # fmt: skip
     missing = [rid for rid in ids if rid not in found]
     if missing:
         raise RuntimeError(f"no UploadCommitted event for request(s) {missing}")
-    return {rid: (bytes(found[rid]["blobDigest"]), bytes(found[rid]["keyHash"])) for rid in ids}
+    return {rid: found[rid] for rid in ids}
 
 
 def _fetch(ctx: PartyContext, digest: bytes) -> tuple[bytes | None, str | None]:

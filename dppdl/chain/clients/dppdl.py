@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -30,7 +29,7 @@ from dppdl.chain.clients.types import (
 )
 from dppdl.chain.deployment import Deployment
 from dppdl.chain.tx import TxSender
-from dppdl.chain.views import Views
+from dppdl.chain.views import Topic, Views
 from dppdl.errors import ChainError, ConfigError, UserError
 
 CONTRACT_NAME = "Dppdl"  # the compiled contract and its key in deployments/<chainId>.json
@@ -52,6 +51,7 @@ class DppdlClient:
         # eth_calls with the ABI read once; building it registers the contract's errors
         self.views = views or Views(contract.w3, contract.address, contract.abi)
         self.sender = sender
+        self._topics: dict[str, str] = {}  # event name -> topic 0
 
     @classmethod
     def from_deployment(
@@ -318,7 +318,7 @@ class DppdlClient:
         """(block, request id) of each DisputeFiled of the task from `from_block` on, and the
         head: `to_block` if given, else the latest block number, read in the same round trip.
         Raw logs: the ids are indexed topics, so nothing needs web3's event decoding."""
-        topics = [self._dispute_filed_topic, "0x" + task_id.to_bytes(32, "big").hex()]
+        topics = [self._topic("DisputeFiled"), _word(task_id)]
         if to_block is None:
             head, logs = self.views.head_and_logs(topics, from_block=from_block)
         else:
@@ -326,11 +326,28 @@ class DppdlClient:
             logs = self.views.logs(topics, from_block=from_block, to_block=to_block)
         return head, [(int(log["blockNumber"], 16), int(log["topics"][2], 16)) for log in logs]
 
-    @functools.cached_property
-    def _dispute_filed_topic(self) -> str:
-        events = [e for e in self.contract.abi
-                  if e.get("type") == "event" and e.get("name") == "DisputeFiled"]  # fmt: skip
-        return "0x" + event_abi_to_log_topic(events[0]).hex()  # type: ignore[arg-type]
+    def upload_commitments(
+        self, task_id: int, request_ids: Sequence[int], *, from_block: int, to_block: int
+    ) -> dict[int, tuple[bytes, bytes]]:
+        """(blob digest, key hash) of each request's UploadCommitted event in the block range,
+        by request id. Raw logs: the id is an indexed topic and the hashes are fixed words of
+        the data (receiver, amount, blobDigest, keyHash)."""
+        ids: list[str] = [_word(i) for i in request_ids]
+        topics: list[Topic] = [self._topic("UploadCommitted"), _word(task_id), ids]
+        logs = self.views.logs(topics, from_block=from_block, to_block=to_block)
+        found = {}
+        for log in logs:
+            data = bytes.fromhex(str(log["data"])[2:])
+            found[int(log["topics"][2], 16)] = (data[64:96], data[96:128])
+        return found
+
+    def _topic(self, event: str) -> str:
+        """topic 0 of one of the contract's events (hex)."""
+        if event not in self._topics:
+            found = [e for e in self.contract.abi
+                     if e.get("type") == "event" and e.get("name") == event]  # fmt: skip
+            self._topics[event] = "0x" + event_abi_to_log_topic(found[0]).hex()  # type: ignore[arg-type]
+        return self._topics[event]
 
     def has_voted(self, request_id: int, voter: str) -> bool:
         return bool(self.views.call("hasVoted", request_id, _addr(voter)))
@@ -366,6 +383,11 @@ class DppdlClient:
     def _event(self, receipt: TxReceipt, name: str) -> list[dict[str, Any]]:
         logs = self.contract.events[name]().process_receipt(receipt, errors=DISCARD)
         return [dict(log["args"]) for log in logs]
+
+
+def _word(value: int) -> str:
+    """An integer as an indexed topic: one 32-byte word, hex."""
+    return "0x" + value.to_bytes(32, "big").hex()
 
 
 def _addr(value: str) -> str:
