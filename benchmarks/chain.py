@@ -1,7 +1,8 @@
 """Transactions, views and the HTTP transport on Anvil: web3's defaults against ours.
 
 Run once: `.venv/bin/python benchmarks/chain.py [--n 200]`. Prints tx/s per mode and the ratio to
-the web3-defaults baseline; the time to sign a transaction through eth_account and through
+the web3-defaults baseline; tx/s with each receipt awaited (as an agent does) by receipt polls and
+by `eth_sendRawTransactionSync`; the time to sign a transaction through eth_account and through
 `dppdl.chain.signing.Type2Signer`; the time per view call of the Dppdl contract through web3's
 `ContractFunction.call()` and through `dppdl.chain.views.Views`; and the time per JSON-RPC round
 trip through web3's `HTTPProvider` (requests) and through `KeepAliveHTTPProvider` (http.client).
@@ -70,6 +71,18 @@ def main() -> None:
             sender.wait(h)
         prefilled = args.n / (time.perf_counter() - t0)
 
+        # 4-5. TxSender, pre-filled gas, each receipt awaited before the next transaction (as an
+        # agent does): send + receipt polls, against eth_sendRawTransactionSync
+        receipt_each = []
+        for sync in (False, True):
+            each = TxSender(w3, accounts[3 - sync])
+            each.sync = sync
+            t0, c0 = time.perf_counter(), time.process_time()
+            for _ in range(args.n):
+                each.send(counter.functions.increment(1), gas=60_000)
+            receipt_each.append((args.n / (time.perf_counter() - t0),
+                                 (time.process_time() - c0) / args.n))  # fmt: skip
+
         # Signing alone: eth_account (over coincurve) against Type2Signer, which TxSender uses
         tx = sender.build(counter.functions.increment(1), gas=60_000)
         nonces = itertools.count(10**6)
@@ -79,7 +92,7 @@ def main() -> None:
             ("Type2Signer.sign (TxSender)", lambda: sender.signer.sign(
                 dict(tx, nonce=next(nonces)))),
         ], args.n, calls=1)  # fmt: skip
-        assert counter.functions.value().call() == 3 * args.n
+        assert counter.functions.value().call() == 5 * args.n
 
         dppdl = compile_contracts()["Dppdl"]
         address, _ = TxSender(w3, accounts[0]).deploy(dppdl)
@@ -94,6 +107,11 @@ def main() -> None:
         ("TxSender, pre-filled gas, local nonces", prefilled),
     ]:
         print(f"{name:44} {rate:8.1f} {rate / base:11.2f}x")
+    print(f"\nreceipt awaited per transaction (pre-filled gas): {args.n} each")
+    print(f"{'mode':44} {'tx/s':>8} {'CPU ms/tx':>10} {'vs polls':>9}")
+    for (name, (rate, cpu)) in zip(("send + receipt polls", "eth_sendRawTransactionSync"),
+                                   receipt_each, strict=True):  # fmt: skip
+        print(f"{name:44} {rate:8.1f} {cpu * 1e3:10.3f} {rate / receipt_each[0][0]:8.2f}x")
     print(f"\nsigning per mode: {args.n} Counter.increment transactions")
     print(f"{'mode':44} {'wall ms':>8} {'CPU ms':>8} {'eth_account CPU / CPU':>22}")
     for name, wall, cpu in signing:

@@ -2,7 +2,7 @@
 
 web3's `HTTPProvider` goes through requests and urllib3: about 0.5 ms of CPU per POST on this
 machine, against 0.07 ms for the same POST through `http.client` on a kept-alive connection
-(`benchmarks/chain.py` measures both). An agent makes about 36 round trips per epoch, so that
+(`benchmarks/chain.py` measures both). An agent makes about 20 round trips per epoch at P4, so that
 CPU is taken from training on a shared machine. This provider also answers `eth_chainId` from
 its first reply (web3 asks it before every transaction and call; a node's chain id never
 changes) and reports every round trip to an optional sink (`dppdl.chain.rpc_stats`).
