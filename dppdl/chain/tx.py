@@ -261,7 +261,9 @@ class TxSender:
 
     def _submit(self, tx: TxParams, *, sync: bool) -> HexBytes | TxReceipt:
         """Sign with the next nonce and send: the receipt when `sync` and the node waited for
-        it, else the transaction hash. Resync once on 'nonce too low'."""
+        it, else the transaction hash. Resync once on 'nonce too low'. The send lock is held
+        until the node replies (with a sync send, until it mined), so one sender's
+        transactions reach the node in nonce order."""
         with self._send_lock:
             for attempt in (0, 1):
                 raw, tx_hash = self.signer.sign(dict(tx, nonce=self.nonces.take()))
