@@ -71,20 +71,14 @@ class Views:
         """The latest block number and several views at "latest", in one JSON-RPC batch.
 
         The views may be answered at a later block than the number (one mined meanwhile)."""
-        batch = getattr(self.w3.provider, "make_batch_request", None)
-        if batch is None:  # a provider that cannot batch: the number, then the views at it
+        specs = [self._spec(name) for name, _ in calls]
+        answered = self._with_head([(RPCEndpoint("eth_call"), self._params(spec, args, "latest"))
+                                    for spec, (_, args) in zip(specs, calls, strict=True)])
+        if answered is None:  # a provider that cannot batch: the number, then the views at it
             head = int(self.w3.eth.block_number)
             return head, self.call_many(calls, block=head)
-        specs = [self._spec(name) for name, _ in calls]
-        requests = [(RPCEndpoint("eth_blockNumber"), [])] + [
-            (RPCEndpoint("eth_call"), self._params(spec, args, "latest"))
-            for spec, (_, args) in zip(specs, calls, strict=True)
-        ]
-        responses = batch(requests)
-        if not isinstance(responses, list) or "result" not in responses[0]:
-            raise ChainError(f"the node refused a batch of {len(calls)} calls: {responses!r}")
-        head = int(responses[0]["result"], 16)
-        return head, [self._answer(s, r) for s, r in zip(specs, responses[1:], strict=True)]
+        head, responses = answered
+        return head, [self._answer(s, r) for s, r in zip(specs, responses, strict=True)]
 
     def logs(
         self, topics: Sequence[Topic], *, from_block: int, to_block: Block = "latest"
@@ -100,18 +94,30 @@ class Views:
     ) -> tuple[int, list[dict[str, Any]]]:
         """The latest block number and this contract's logs from `from_block` on, in one batch
         (the logs may reach a block mined after the number was read)."""
-        batch = getattr(self.w3.provider, "make_batch_request", None)
-        if batch is None:
+        answered = self._with_head(
+            [(RPCEndpoint("eth_getLogs"), [self._filter(topics, from_block, "latest")])]
+        )
+        if answered is None:
             head = int(self.w3.eth.block_number)
             return head, self.logs(topics, from_block=from_block, to_block=head)
-        responses = batch([(RPCEndpoint("eth_blockNumber"), []), (RPCEndpoint("eth_getLogs"),
-                           [self._filter(topics, from_block, "latest")])])  # fmt: skip
-        if not isinstance(responses, list) or "result" not in responses[0]:
-            raise ChainError(f"the node refused a block number and log query: {responses!r}")
-        head = int(responses[0]["result"], 16)
+        head, (response,) = answered
         if head < from_block:  # no new block: the node refuses a range that starts past it
             return head, []
-        return head, self._logs(responses[1])
+        return head, self._logs(response)
+
+    def _with_head(
+        self, requests: list[tuple[RPCEndpoint, Any]]
+    ) -> tuple[int, list[Any]] | None:
+        """eth_blockNumber and `requests` in one batch: (the number, the requests' replies), or
+        None if the provider cannot batch."""
+        batch = getattr(self.w3.provider, "make_batch_request", None)
+        if batch is None:
+            return None
+        responses = batch([(RPCEndpoint("eth_blockNumber"), []), *requests])
+        if not isinstance(responses, list) or "result" not in responses[0]:
+            raise ChainError(f"the node refused a batch of {len(requests) + 1} requests: "
+                             f"{responses!r}")  # fmt: skip
+        return int(responses[0]["result"], 16), responses[1:]
 
     def _filter(self, topics: Sequence[Topic], from_block: int, to_block: Block
                 ) -> dict[str, Any]:  # fmt: skip

@@ -241,15 +241,14 @@ class DppdlClient:
         self, task_id: int, epoch: int, pairs: Sequence[tuple[str, str]]
     ) -> list[bytes]:
         """`labels_digest` for several (labeler, publisher) pairs in one batch round trip."""
-        calls = [("labelsDigest", (task_id, epoch, _addr(a), _addr(b))) for a, b in pairs]
-        return [bytes(d) for d in self.views.call_many(calls)]
+        return [bytes(d) for d in self.views.call_many(_labels_calls(task_id, epoch, pairs))]
 
     def labels_digests_and_roster(
         self, task_id: int, epoch: int, pairs: Sequence[tuple[str, str]]
     ) -> tuple[list[bytes], list[PartyInfo]]:
         """`labels_digests` and `roster`, in one batch round trip."""
-        calls = [("labelsDigest", (task_id, epoch, _addr(a), _addr(b))) for a, b in pairs]
-        *digests, rows = self.views.call_many([*calls, ("getRoster", (task_id,))])
+        calls = [*_labels_calls(task_id, epoch, pairs), ("getRoster", (task_id,))]
+        *digests, rows = self.views.call_many(calls)
         return [bytes(d) for d in digests], [PartyInfo.from_abi(t) for t in rows]
 
     def task_and_roster(
@@ -383,6 +382,12 @@ class DppdlClient:
     def _event(self, receipt: TxReceipt, name: str) -> list[dict[str, Any]]:
         logs = self.contract.events[name]().process_receipt(receipt, errors=DISCARD)
         return [dict(log["args"]) for log in logs]
+
+
+def _labels_calls(
+    task_id: int, epoch: int, pairs: Sequence[tuple[str, str]]
+) -> list[tuple[str, tuple[Any, ...]]]:
+    return [("labelsDigest", (task_id, epoch, _addr(a), _addr(b))) for a, b in pairs]
 
 
 def _word(value: int) -> str:
