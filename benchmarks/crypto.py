@@ -3,8 +3,9 @@
 Run: .venv/bin/python benchmarks/crypto.py [--quick] [--clock cpu|wall]
 For n ∈ {4, 15, 50} parties (one receiver, n − 1 senders) prints the median time per message of
 each layer on the sender (seal) and receiver (open, aggregate) side, blob size against plaintext
-size, and in the same run the paper's 13 ms/message and Paillier (phe + gmpy2) extrapolated from
-at least 200 encryptions of the same vector's entries, with ratios.
+size, for the default 32-bit ring and the former 64-bit one side by side (with their ratio), and
+in the same run the paper's 13 ms/message and Paillier (phe + gmpy2) extrapolated from at least
+200 encryptions of the same vector's entries, with ratios.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ PARAMS = 140_106  # the paper's MLP 1024-128-64-10
 PAPER_MS = 13.0  # AES-256 of 0.56 MB (9 ms) + RSA-2048 (4 ms), 2.7 GHz i7 (Lyu et al.)
 TARGET_MS = 1.3  # one tenth of the paper's figure, for n = 4
 IDS = {"task": 1, "epoch": 1, "request_id": 1}
+# the task default (32-bit ring) and the 64-bit ring it replaced, as a baseline in the same run
+CODECS = {32: CodecConfig(), 64: CodecConfig(frac_bits=24, clip=64.0, max_summands=1024,
+                                             ring_bits=64)}  # fmt: skip
 
 
 CLOCKS = {"cpu": time.process_time, "wall": time.perf_counter}
@@ -53,9 +57,8 @@ def make_parties(n: int) -> tuple[list[bytes], dict[bytes, PairwiseMasks]]:
     return addresses, masks
 
 
-def bench_n(n: int, *, reps: int, senders_timed: int) -> dict[str, float]:
+def bench_n(n: int, *, reps: int, senders_timed: int, codec: CodecConfig) -> dict[str, float]:
     """Per-message times (ms) for one receiver and n − 1 senders."""
-    codec = CodecConfig()
     rng = np.random.default_rng(n)
     addresses, masks = make_parties(n)
     receiver, senders = addresses[0], addresses[1:]
@@ -134,7 +137,7 @@ def bench_rsa_layer3(reps: int) -> tuple[float, float]:
     assert keys.rsa_public_bytes is not None
     slot = Slot(sender=b"\x01" * 20, receiver=b"\x02" * 20, **IDS)
     blob = seal_gradient(
-        masked=np.zeros(8, np.uint64),
+        masked=np.zeros(8, np.uint32),
         slot=slot,
         seal=SealKind.RSA_OAEP_2048,
         receiver_public_key=keys.rsa_public_bytes,
@@ -194,36 +197,44 @@ def main() -> None:
     clock = CLOCKS[args.clock]
     reps, senders_timed, paillier_n = (3, 2, 200) if args.quick else (9, 5, 400)
     print(
-        f"vector: {PARAMS} float32 = {PARAMS * 4:,} B; ring uint64 = {PARAMS * 8:,} B; "
+        f"vector: {PARAMS} float32 = {PARAMS * 4:,} B; ring uint32 = {PARAMS * 4:,} B "
+        f"(uint64: {PARAMS * 8:,} B); "
         f"medians of {reps} runs, {args.clock} clock; {os.cpu_count()} CPUs, load average "
         f"{os.getloadavg()[0]:.1f}"
     )
     print(
-        f"{'n':>3} {'L1 mask':>8} {'L2 seal':>8} {'L3 seal':>8} {'seal tot':>9} "
+        f"{'n':>3} {'ring':>4} {'L1 mask':>8} {'L2 seal':>8} {'L3 seal':>8} {'seal tot':>9} "
         f"{'L3 open':>8} {'L2 open':>8} {'aggr':>7} {'open tot':>9} {'blob/f32':>9} "
         f"{'seeds*':>7} {'max err':>9}"
     )
-    results = {}
+    results: dict[int, dict[str, float]] = {}
     for n in (4, 15, 50):
-        r = bench_n(n, reps=reps, senders_timed=senders_timed)
-        results[n] = r
-        print(
-            f"{n:>3} {r['l1_mask']:8.3f} {r['l2_seal']:8.3f} {r['l3_seal']:8.3f} "
-            f"{r['seal_total']:9.3f} {r['l3_open']:8.3f} {r['l2_open']:8.3f} "
-            f"{r['aggregate_per_msg']:7.3f} {r['open_sum_per_msg']:9.3f} "
-            f"{r['blob_bytes'] / (PARAMS * 4):9.3f} {r['seeds_once']:7.2f} "
-            f"{r['max_err']:9.2e}"
-        )
+        by_ring = {}
+        for bits, codec in CODECS.items():  # alternating rings, same parties' sizes
+            r = by_ring[bits] = bench_n(n, reps=reps, senders_timed=senders_timed, codec=codec)
+            print(
+                f"{n:>3} {bits:>4} {r['l1_mask']:8.3f} {r['l2_seal']:8.3f} {r['l3_seal']:8.3f} "
+                f"{r['seal_total']:9.3f} {r['l3_open']:8.3f} {r['l2_open']:8.3f} "
+                f"{r['aggregate_per_msg']:7.3f} {r['open_sum_per_msg']:9.3f} "
+                f"{r['blob_bytes'] / (PARAMS * 4):9.3f} {r['seeds_once']:7.2f} "
+                f"{r['max_err']:9.2e}"
+            )
+        new, old = by_ring[32], by_ring[64]
+        print(f"{'':>3} {'ratio 32/64':>13}: seal tot {new['seal_total'] / old['seal_total']:.2f}, "
+              f"open tot {new['open_sum_per_msg'] / old['open_sum_per_msg']:.2f}, "
+              f"blob bytes {new['blob_bytes'] / old['blob_bytes']:.3f}")  # fmt: skip
+        results[n] = new
     print(
         "ms per message. L1 = encode + mask (n-1 AES-CTR keystreams); L2 = seal_gradient - L3;"
         " seal tot = L1 + seal_gradient;\nopen tot = open_sum/(n-1): peel 3 and 2, running sum,"
-        " receiver mask (aggr = open tot - L3 - L2); seeds* = one-time X25519+HKDF per party"
+        " receiver mask (aggr = open tot - L3 - L2); seeds* = one-time X25519+HKDF per party;"
+        "\nring: 32 = the task default, 64 = the former ring; the rest of the report is for 32"
     )
     print(f"load average after the runs: {os.getloadavg()[0]:.1f}")
     r4 = results[4]
     print(
         f"\nblob for n=4: {int(r4['blob_bytes']):,} B "
-        f"(header+sealed key+tag = {int(r4['blob_bytes']) - PARAMS * 8} B)"
+        f"(header+sealed key+tag = {int(r4['blob_bytes']) - PARAMS * 4} B)"
     )
     rsa_seal, rsa_open = bench_rsa_layer3(reps)
     print(

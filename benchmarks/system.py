@@ -172,7 +172,8 @@ def _selector_names(run: dict[str, Any]) -> dict[str, str]:
 def crypto_figures(quick: bool, paillier_count: int) -> dict[str, Any]:
     cb = _load_crypto_bench()
     reps, senders = (3, 2) if quick else (9, 5)
-    rows = {n: cb.bench_n(n, reps=reps, senders_timed=senders) for n in (4, 15)}
+    rows = {n: cb.bench_n(n, reps=reps, senders_timed=senders, codec=cb.CODECS[32])
+            for n in (4, 15)}  # fmt: skip
     p = cb.bench_paillier(paillier_count)
     r4 = rows[4]
     return {

@@ -10,16 +10,19 @@ from dppdl.crypto.errors import CryptoInputError
 from dppdl.errors import BlobFormatError
 
 MAGIC = b"DPGB"  # "dppdl gradient blob"
-VERSION = 1  # bump on any layout change; old versions are rejected
+VERSION = 2  # bump on any layout change; unknown versions are rejected
+V1 = 1  # still read: version 1 had no word size (that byte was reserved, zero): 64-bit words
+WORD_BYTES = (4, 8)  # a blob's plaintext is uint32 or uint64 ring words
 ADDRESS_LEN = 20  # Ethereum address bytes
-MAX_ELEMENTS = 2**31  # most uint64 words in one blob (16 GiB): rejects absurd size fields
+MAX_ELEMENTS = 2**31  # most ring words in one blob (16 GiB of uint64): rejects absurd sizes
 GCM_TAG_LEN = 16
 UINT256_MAX = 2**256 - 1
 UINT64_MAX = 2**64 - 1
 
-# magic, version, seal kind, reserved, task, epoch, request id, sender, receiver,
-# sealed-key length, element count, ciphertext length — all big-endian.
-_HEADER = struct.Struct(">4sBBH32sQ32s20s20sHQQ")
+# magic, version, seal kind, word bytes (4 or 8; 0 in version 1), reserved, task, epoch,
+# request id, sender, receiver, sealed-key length, element count, ciphertext length — all
+# big-endian. Version 1 had one reserved uint16 where version 2 has word bytes and reserved.
+_HEADER = struct.Struct(">4sBBBB32sQ32s20s20sHQQ")
 HEADER_LEN = _HEADER.size
 
 
@@ -71,7 +74,12 @@ class BlobHeader:
 
     slot: Slot
     seal_kind: SealKind
-    elements: int  # number of uint64 words in the plaintext
+    elements: int  # number of ring words in the plaintext
+    word_bytes: int = 8  # 4 (uint32 ring) or 8 (uint64 ring)
+
+    def __post_init__(self) -> None:
+        if self.word_bytes not in WORD_BYTES:
+            raise CryptoInputError(f"word_bytes must be 4 or 8, not {self.word_bytes!r}")
 
     @property
     def sealed_key_len(self) -> int:
@@ -79,7 +87,7 @@ class BlobHeader:
 
     @property
     def ciphertext_len(self) -> int:
-        return 8 * self.elements + GCM_TAG_LEN
+        return self.word_bytes * self.elements + GCM_TAG_LEN
 
     @property
     def total_len(self) -> int:
@@ -88,8 +96,9 @@ class BlobHeader:
     def pack(self) -> bytes:
         s = self.slot
         return _HEADER.pack(
-            MAGIC, VERSION, int(self.seal_kind), 0, s.task.to_bytes(32, "big"), s.epoch,
-            s.request_id.to_bytes(32, "big"), s.sender, s.receiver,
+            MAGIC, VERSION, int(self.seal_kind), self.word_bytes, 0,
+            s.task.to_bytes(32, "big"), s.epoch, s.request_id.to_bytes(32, "big"),
+            s.sender, s.receiver,
             self.sealed_key_len, self.elements, self.ciphertext_len,
         )  # fmt: skip
 
@@ -111,16 +120,20 @@ def parse_blob(data: bytes) -> ParsedBlob:
     view = memoryview(data).cast("B")
     if len(view) < HEADER_LEN:
         raise BlobFormatError(f"blob too short for a header ({len(view)} < {HEADER_LEN} bytes)")
-    (magic, version, kind, reserved, task, epoch, request_id, sender, receiver,
+    (magic, version, kind, word_bytes, reserved, task, epoch, request_id, sender, receiver,
      sealed_len, elements, ct_len) = _HEADER.unpack_from(view)  # fmt: skip
     if magic != MAGIC:
         raise BlobFormatError("not a dppdl gradient blob (bad magic)")
-    if version != VERSION:
+    if version not in (V1, VERSION):
         raise BlobFormatError(f"unsupported blob version {version} (expected {VERSION})")
     if kind not in SealKind._value2member_map_:
         raise BlobFormatError(f"unknown seal kind {kind}")
-    if reserved != 0:
+    if reserved != 0 or (version == V1 and word_bytes != 0):
         raise BlobFormatError("reserved header field is not zero")
+    if version == V1:
+        word_bytes = 8
+    elif word_bytes not in WORD_BYTES:
+        raise BlobFormatError(f"word size {word_bytes} bytes is neither 4 nor 8")
     if elements > MAX_ELEMENTS:
         raise BlobFormatError(f"element count {elements} exceeds the limit {MAX_ELEMENTS}")
     try:
@@ -130,7 +143,8 @@ def parse_blob(data: bytes) -> ParsedBlob:
         )  # fmt: skip
     except CryptoInputError as exc:
         raise BlobFormatError(f"invalid slot in header: {exc}") from None
-    header = BlobHeader(slot=slot, seal_kind=SealKind(kind), elements=elements)
+    header = BlobHeader(slot=slot, seal_kind=SealKind(kind), elements=elements,
+                        word_bytes=word_bytes)  # fmt: skip
     if sealed_len != header.sealed_key_len or ct_len != header.ciphertext_len:
         raise BlobFormatError("size fields are inconsistent with the seal kind or element count")
     if len(view) != header.total_len:

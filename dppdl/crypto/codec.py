@@ -1,4 +1,4 @@
-"""SRU fixed point: floats ↔ the uint64 ring, where wrap-around arithmetic is the modulus 2^64."""
+"""SRU fixed point: floats ↔ a 32- or 64-bit ring, where wrap-around arithmetic is the modulus."""
 
 from __future__ import annotations
 
@@ -10,9 +10,19 @@ import numpy as np
 from dppdl.crypto.errors import CodecError
 from dppdl.errors import ConfigError
 
-RING_BITS = 64
-_SIGNED_MAX = 2 ** (RING_BITS - 1) - 1
+RING_BITS = (32, 64)  # supported ring widths: uint32 or uint64 words
 _CHUNK = 8192  # elements per encode step (64 KiB of float64 scratch)
+
+
+def ring_dtype(ring_bits: int) -> np.dtype:
+    """The unsigned word type of the ring Z_(2^ring_bits)."""
+    if ring_bits not in RING_BITS:
+        raise CodecError(f"ring_bits must be 32 or 64, got {ring_bits!r}")
+    return np.dtype(np.uint32 if ring_bits == 32 else np.uint64)
+
+
+def _signed_max(ring_bits: int) -> int:
+    return 2 ** (ring_bits - 1) - 1
 
 
 def max_abs_encoded(*, frac_bits: int, clip: float) -> int:
@@ -20,22 +30,23 @@ def max_abs_encoded(*, frac_bits: int, clip: float) -> int:
     return math.ceil(math.ldexp(clip, frac_bits))
 
 
-def max_parties(*, frac_bits: int, clip: float) -> int:
-    """Most vectors whose ring sum still decodes exactly: n · ceil(clip·2^f) ≤ 2^63 − 1."""
-    return _SIGNED_MAX // max(1, max_abs_encoded(frac_bits=frac_bits, clip=clip))
+def max_parties(*, frac_bits: int, clip: float, ring_bits: int) -> int:
+    """Most vectors whose ring sum still decodes exactly: n · ceil(clip·2^f) ≤ 2^(bits−1) − 1."""
+    ring_dtype(ring_bits)
+    return _signed_max(ring_bits) // max(1, max_abs_encoded(frac_bits=frac_bits, clip=clip))
 
 
-def encode(x: np.ndarray, *, frac_bits: int, clip: float) -> np.ndarray:
-    """round(clip(x)·2^f) mod 2^64 as uint64 (same shape); entries beyond ±clip are clipped."""
-    if max_abs_encoded(frac_bits=frac_bits, clip=clip) > _SIGNED_MAX:
-        raise CodecError(
-            f"clip·2^frac_bits must stay below 2^63 (frac_bits={frac_bits}, clip={clip})"
-        )
+def encode(x: np.ndarray, *, frac_bits: int, clip: float, ring_bits: int) -> np.ndarray:
+    """round(clip(x)·2^f) mod 2^bits as uint32/uint64 (same shape); beyond ±clip is clipped."""
+    words = ring_dtype(ring_bits)
+    if max_abs_encoded(frac_bits=frac_bits, clip=clip) > _signed_max(ring_bits):
+        raise CodecError(f"clip·2^frac_bits must stay below 2^{ring_bits - 1} "
+                         f"(frac_bits={frac_bits}, clip={clip})")  # fmt: skip
     arr = np.asarray(x)
     if arr.dtype.kind not in "fiub":
         raise CodecError(f"cannot encode dtype {arr.dtype}; pass a real-valued array")
     flat = arr.reshape(-1)
-    out = np.empty(flat.shape[0], dtype=np.int64)
+    out = np.empty(flat.shape[0], dtype=np.dtype(f"i{words.itemsize}"))
     scale = math.ldexp(1.0, frac_bits)
     tmp = np.empty(min(_CHUNK, flat.shape[0]), dtype=np.float64)
     for start in range(0, flat.shape[0], _CHUNK):  # cache-sized steps: no 1 MB temporaries
@@ -47,27 +58,36 @@ def encode(x: np.ndarray, *, frac_bits: int, clip: float) -> np.ndarray:
         np.multiply(seg, scale, out=seg)
         np.rint(seg, out=seg)
         np.copyto(out[start : start + seg.shape[0]], seg, casting="unsafe")
-    return out.view(np.uint64).reshape(arr.shape)
+    return out.view(words).reshape(arr.shape)
 
 
 def decode(r: np.ndarray, *, frac_bits: int, dtype: type = np.float32) -> np.ndarray:
-    """Two's-complement reading of ring elements, divided by 2^f, as `dtype` (float32 default)."""
+    """Two's-complement reading of ring words (uint32 or uint64), divided by 2^f, as `dtype`."""
     arr = np.asarray(r)
-    if arr.dtype != np.uint64:
-        raise CodecError(f"decode expects uint64 ring elements, got {arr.dtype}")
-    signed = arr.view(np.int64).astype(np.float64)
+    if arr.dtype not in (np.uint32, np.uint64):
+        raise CodecError(f"decode expects uint32 or uint64 ring words, got {arr.dtype}")
+    signed = arr.view(np.dtype(f"i{arr.dtype.itemsize}")).astype(np.float64)
     return (signed * math.ldexp(1.0, -frac_bits)).astype(dtype)
 
 
 @dataclass(frozen=True)
 class CodecConfig:
-    """Fixed-point settings shared by every party of a task."""
+    """Fixed-point settings shared by every party of a task.
 
-    frac_bits: int = 24  # resolution 2^-24 ≈ 6e-8: finer than float32 near 1.0
-    clip: float = 64.0  # |entry| bound; larger gradient entries are clipped to ±clip
-    max_summands: int = 1024  # most vectors ever summed in one ring (senders to one receiver)
+    The default 32-bit ring halves the bytes of every blob against 64 bits. Its bound,
+    256 · 2^22 < 2^31, lets any roster the contract allows (up to 256 parties) sum entries of
+    up to ±1.0 exactly; MNIST updates at the paper's learning rate stay below 0.15
+    (docs/PERFORMANCE.md), and larger entries are clipped (the agent logs how many).
+    """
+
+    frac_bits: int = 22  # resolution 2^-22 ≈ 2.4e-7
+    clip: float = 1.0  # |entry| bound; larger gradient entries are clipped to ±clip
+    max_summands: int = 256  # most vectors ever summed in one ring (senders to one receiver)
+    ring_bits: int = 32  # 32 or 64: the word size of the masked vectors
 
     def __post_init__(self) -> None:
+        if isinstance(self.ring_bits, bool) or self.ring_bits not in RING_BITS:
+            raise ConfigError(f"ring_bits must be 32 or 64, got {self.ring_bits!r}")
         if isinstance(self.frac_bits, bool) or not isinstance(self.frac_bits, int):
             raise ConfigError("frac_bits must be an integer")
         if not 0 <= self.frac_bits <= 52:
@@ -78,11 +98,11 @@ class CodecConfig:
             raise ConfigError("max_summands must be an integer")
         if self.max_summands < 1:
             raise ConfigError("max_summands must be at least 1")
-        limit = max_parties(frac_bits=self.frac_bits, clip=self.clip)
+        limit = max_parties(frac_bits=self.frac_bits, clip=self.clip, ring_bits=self.ring_bits)
         if self.max_summands > limit:
             raise ConfigError(
                 f"a sum of {self.max_summands} vectors can overflow with frac_bits="
-                f"{self.frac_bits}, clip={self.clip}: at most {limit} fit in 64 bits"
+                f"{self.frac_bits}, clip={self.clip}: at most {limit} fit in {self.ring_bits} bits"
             )
 
     @property
@@ -90,10 +110,21 @@ class CodecConfig:
         """Step of the fixed-point grid, 2^-frac_bits."""
         return math.ldexp(1.0, -self.frac_bits)
 
+    @property
+    def word_dtype(self) -> np.dtype:
+        """uint32 or uint64: the type of an encoded, masked or summed vector."""
+        return ring_dtype(self.ring_bits)
+
+    def clipped(self, x: np.ndarray) -> int:
+        """How many entries of `x` lie beyond ±clip (what `encode` would clip)."""
+        return int(np.count_nonzero(np.abs(np.asarray(x)) > self.clip))
+
     def encode(self, x: np.ndarray) -> np.ndarray:
         """Encode with this configuration."""
-        return encode(x, frac_bits=self.frac_bits, clip=self.clip)
+        return encode(x, frac_bits=self.frac_bits, clip=self.clip, ring_bits=self.ring_bits)
 
     def decode(self, r: np.ndarray, *, dtype: type = np.float32) -> np.ndarray:
-        """Decode with this configuration."""
+        """Decode with this configuration; words of the other ring width are refused."""
+        if np.asarray(r).dtype != self.word_dtype:
+            raise CodecError(f"expected {self.ring_bits}-bit ring words, got {np.asarray(r).dtype}")
         return decode(r, frac_bits=self.frac_bits, dtype=dtype)

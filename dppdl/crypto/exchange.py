@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 
-from dppdl.crypto.blob import SealKind, Slot, check_address
+from dppdl.crypto.blob import SealKind, Slot, check_address, parse_blob
 from dppdl.crypto.codec import CodecConfig
 from dppdl.crypto.errors import CryptoInputError, SenderBlobError, TooFewSendersError
 from dppdl.crypto.masks import PairwiseMasks, members_of
@@ -48,18 +48,25 @@ def encrypt_for(
                          seal=seal, rng=rng)  # fmt: skip
 
 
+def _check_width(blob: bytes, ring_bits: int) -> None:
+    bits = 8 * parse_blob(blob).header.word_bytes
+    if bits != ring_bits:
+        raise DecryptionError(f"{bits}-bit words, the task's ring is {ring_bits}-bit")
+
+
 def open_sum(
     blobs: Mapping[bytes, bytes], *, task: int, epoch: int, request_ids: Mapping[bytes, int],
     masks: PairwiseMasks, expected_senders: Iterable[bytes],
     revealed: Mapping[bytes, Mapping[bytes, bytes]] | None = None, allow_single: bool = False,
-    mask_round: int = 0,
+    mask_round: int = 0, ring_bits: int | None = None,
 ) -> np.ndarray:  # fmt: skip
     """Peel layers 3 and 2 of every blob, sum, remove the receiver's mask and dropout terms.
 
     `blobs` maps sender address → blob for the senders that uploaded, `request_ids` maps each
     of them to the request id its blob was sealed for (its slot); the others in
     `expected_senders` count as dropped and need slot keys in `revealed[sender][dropped]`.
-    Returns Σ m_j in the uint64 ring (decode with the task's CodecConfig). Opens nothing
+    Returns Σ m_j in the ring of the blobs' words (decode with the task's CodecConfig); with
+    `ring_bits` (the task's) a blob of another word size is that sender's fault. Opens nothing
     partially: any bad blob raises SenderBlobError (a DecryptionError) naming its sender.
     """
     receiver = masks.address
@@ -84,6 +91,8 @@ def open_sum(
         slot = Slot(task=task, epoch=epoch, sender=sender, receiver=receiver,
                     request_id=request_ids[sender])
         try:
+            if ring_bits is not None:
+                _check_width(blobs[sender], ring_bits)
             if total is None:
                 total = open_blob(blobs[sender], slot=slot, receiver_keys=masks.keys)
                 scratch = bytearray(total.nbytes)

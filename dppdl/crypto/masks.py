@@ -2,8 +2,9 @@
 
 For receiver r, request q and sender set S, member j ∈ S ∪ {r} holds
 k_j = Σ_{l ∈ S∪{r}, l≠j} sign(j, l) · PRG(slot_key_jl), sign = +1 if j < l (address order) else −1,
-so Σ_j k_j = 0 mod 2^64. slot_key_jl = HKDF(seed_jl, task, epoch, r, q) and seed_jl comes from
-X25519(j, l); a slot key is revealed for dropout recovery, the seed never is.
+so Σ_j k_j = 0 in the task's ring (mod 2^32 or 2^64). slot_key_jl = HKDF(seed_jl, task, epoch,
+r, q) and seed_jl comes from X25519(j, l); a slot key is revealed for dropout recovery, the seed
+never is.
 """
 
 from __future__ import annotations
@@ -15,7 +16,13 @@ import numpy as np
 from dppdl.crypto.blob import UINT64_MAX, UINT256_MAX, check_address
 from dppdl.crypto.errors import CryptoInputError, MaskError
 from dppdl.crypto.keys import PartyKeys
-from dppdl.crypto.primitives import KEY_LEN, KeystreamAdder, hkdf_sha256, x25519_agree
+from dppdl.crypto.primitives import (
+    KEY_LEN,
+    RING_WORDS,
+    KeystreamAdder,
+    hkdf_sha256,
+    x25519_agree,
+)
 
 SEED_INFO = b"dppdl/mask-seed/v1"  # HKDF info prefix for long-term pairwise seeds
 SLOT_INFO = b"dppdl/mask-slot/v1"  # HKDF info prefix for per-slot keys
@@ -102,21 +109,23 @@ class PairwiseMasks:
         return hkdf_sha256(self._seed(check_address(peer, "peer")), info=info)
 
     def mask(self, *, task: int, epoch: int, receiver: bytes, round_id: int,
-             senders: Iterable[bytes], length: int) -> np.ndarray:  # fmt: skip
-        """This party's mask k_j for the slot (a sender's, or the receiver's own k_r)."""
-        acc = np.zeros(length, dtype=np.uint64)
+             senders: Iterable[bytes], length: int,
+             dtype: np.dtype | type = np.uint64) -> np.ndarray:  # fmt: skip
+        """This party's mask k_j for the slot (a sender's, or the receiver's own k_r), as words
+        of `dtype` (uint32 or uint64, the task's ring)."""
+        acc = np.zeros(length, dtype=dtype)
         self.add_mask(acc, task=task, epoch=epoch, receiver=receiver, round_id=round_id,
                       senders=senders)  # fmt: skip
         return acc
 
     def add_mask(self, acc: np.ndarray, *, task: int, epoch: int, receiver: bytes,
                  round_id: int, senders: Iterable[bytes]) -> None:  # fmt: skip
-        """acc += this party's mask for the slot, in place (acc: 1-D uint64)."""
+        """acc += this party's mask for the slot, in place (acc: 1-D uint32 or uint64)."""
         members = members_of(senders=senders, receiver=receiver)
         if self.address not in members:
             raise MaskError("this party is neither the receiver nor one of the senders")
-        if acc.dtype != np.uint64 or acc.ndim != 1:
-            raise CryptoInputError("the mask accumulator must be a 1-D uint64 array")
+        if acc.dtype not in RING_WORDS or acc.ndim != 1:
+            raise CryptoInputError("the mask accumulator must be a 1-D uint32 or uint64 array")
         keys = {  # derive every key first, so a missing public key leaves acc untouched
             peer: self.slot_key(peer, task=task, epoch=epoch, receiver=receiver,
                                 round_id=round_id)

@@ -20,6 +20,7 @@ from dppdl.crypto.keys import PartyKeys
 from dppdl.crypto.primitives import (
     KEY_LEN,
     NONCE_LEN,
+    RING_WORDS,
     aes_gcm_decrypt,
     aes_gcm_decrypt_into,
     aes_gcm_encrypt,
@@ -106,7 +107,8 @@ def seal_gradient(
     seal: SealKind = SealKind.X25519,
     rng: Rng | None = None,
 ) -> SealedBlob:
-    """Wrap a layer-1 (masked, uint64) vector in layers 2 and 3 for `slot.receiver`."""
+    """Wrap a layer-1 (masked; uint32 or uint64 words) vector in layers 2 and 3 for
+    `slot.receiver`; the header records the word size."""
     if rng is None:
         rng = os.urandom
     else:
@@ -114,14 +116,17 @@ def seal_gradient(
                       InsecureRandomnessWarning, stacklevel=2)  # fmt: skip
         rng = _checked(rng)
     arr = np.asarray(masked)
-    if arr.dtype != np.uint64 or arr.ndim != 1:
-        raise CryptoInputError("masked must be a 1-D uint64 array (encode and mask first)")
-    header = BlobHeader(slot=slot, seal_kind=SealKind(seal), elements=arr.shape[0])
+    if arr.dtype not in RING_WORDS or arr.ndim != 1:
+        raise CryptoInputError(
+            "masked must be a 1-D uint32 or uint64 array (encode and mask first)"
+        )
+    header = BlobHeader(slot=slot, seal_kind=SealKind(seal), elements=arr.shape[0],
+                        word_bytes=arr.dtype.itemsize)  # fmt: skip
     aad = header.pack()
     fresh_key = rng(KEY_LEN)
     sealed = _seal_key(fresh_key, kind=header.seal_kind, receiver_public_key=receiver_public_key,
                        aad=aad, rng=rng)  # fmt: skip
-    plaintext = np.ascontiguousarray(arr, dtype="<u8").data.cast("B")
+    plaintext = np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("<")).data.cast("B")
     out = _staging(header.total_len)
     body_start = HEADER_LEN + len(sealed)
     out[:body_start] = aad + sealed
@@ -162,12 +167,15 @@ def _checked(rng: Rng) -> Rng:
 
 
 def _open_layer2(parsed: ParsedBlob, fresh_key: bytes, out: bytearray | None = None) -> np.ndarray:
-    """Layer-2 plaintext as uint64; with `out` (8 · elements bytes) it is a view into `out`."""
+    """Layer-2 plaintext as uint32 or uint64 (the header's word size); with `out`
+    (word bytes · elements) it is a view into `out`."""
+    head = parsed.header
     if out is None:
-        out = bytearray(8 * parsed.header.elements)
+        out = bytearray(head.word_bytes * head.elements)
     aes_gcm_decrypt_into(fresh_key, nonce=_ZERO_NONCE, ciphertext=parsed.ciphertext,
                          aad=parsed.header_bytes, out=out)  # fmt: skip
-    return np.frombuffer(out, dtype="<u8").astype(np.uint64, copy=False)
+    words = np.dtype(f"<u{head.word_bytes}")
+    return np.frombuffer(out, dtype=words).astype(words.newbyteorder("="), copy=False)
 
 
 def open_blob_into(
@@ -175,9 +183,11 @@ def open_blob_into(
 ) -> np.ndarray:
     """`open_blob` decrypting into a caller's scratch buffer (for summing many blobs)."""
     parsed = _parse_for(data, slot)
-    if len(out) != 8 * parsed.header.elements:
+    head = parsed.header
+    if len(out) != head.word_bytes * head.elements:
         raise DecryptionError(
-            f"blob has {parsed.header.elements} entries, expected {len(out) // 8}"
+            f"blob has {head.elements} entries of {head.word_bytes} bytes, "
+            f"expected {len(out)} bytes in all"
         )
     return _open_layer2(parsed, _unseal_key(parsed, receiver_keys), out)
 

@@ -17,6 +17,7 @@ KEY_LEN = 32  # AES-256 / X25519 / HKDF output length in bytes
 NONCE_LEN = 12  # AES-GCM nonce length
 TAG_LEN = 16  # AES-GCM tag length
 DOMAIN_PREFIX = b"dppdl/"  # every HKDF info string starts with this
+RING_WORDS = (np.dtype(np.uint32), np.dtype(np.uint64))  # word types of the masking rings
 
 
 def _check_key(key: bytes) -> None:
@@ -98,10 +99,12 @@ def keystream_u64(key: bytes, length: int) -> np.ndarray:
 
 
 class KeystreamAdder:
-    """Adds ±AES-256-CTR keystreams into uint64 arrays in place, one cipher call per key.
+    """Adds ±AES-256-CTR keystreams into uint32 or uint64 arrays in place, one cipher call per key.
 
-    Reuses one scratch buffer across calls (fresh 1 MB buffers cost more in page faults than
-    AES-NI costs in encryption); not safe to share between threads.
+    The stream is read as little-endian words of the accumulator's width, so a 32-bit ring's
+    mask is the first half of the bytes of the 64-bit one. Reuses one scratch buffer across
+    calls (fresh 1 MB buffers cost more in page faults than AES-NI costs in encryption); not
+    safe to share between threads.
     """
 
     def __init__(self) -> None:
@@ -109,19 +112,20 @@ class KeystreamAdder:
         self._scratch = bytearray()
 
     def add(self, acc: np.ndarray, key: bytes, *, sign: int) -> None:
-        """acc += sign · keystream(key) in the uint64 ring (sign is +1 or -1)."""
+        """acc += sign · keystream(key) in the ring of acc's word size (sign is +1 or -1)."""
         _check_key(key)
-        if acc.dtype != np.uint64 or acc.ndim != 1:
-            raise CryptoInputError("accumulator must be a 1-D uint64 array")
+        if acc.dtype not in RING_WORDS or acc.ndim != 1:
+            raise CryptoInputError("accumulator must be a 1-D uint32 or uint64 array")
         if sign not in (1, -1):
             raise CryptoInputError("sign must be +1 or -1")
-        nbytes = acc.shape[0] * 8
+        nbytes = acc.nbytes
         if len(self._zeros) < nbytes:
             self._zeros = bytes(nbytes)
             self._scratch = bytearray(nbytes + 15)  # update_into wants block_size - 1 spare
         encryptor = Cipher(algorithms.AES(bytes(key)), modes.CTR(bytes(16))).encryptor()
         encryptor.update_into(memoryview(self._zeros)[:nbytes], self._scratch)
-        stream = np.frombuffer(self._scratch, dtype="<u8", count=acc.shape[0])
+        stream = np.frombuffer(self._scratch, dtype=acc.dtype.newbyteorder("<"),
+                               count=acc.shape[0])  # fmt: skip
         if sign == 1:
             np.add(acc, stream, out=acc)
         else:
@@ -129,5 +133,5 @@ class KeystreamAdder:
 
 
 def add_keystream(acc: np.ndarray, key: bytes, *, sign: int) -> None:
-    """acc += sign · keystream(key) in the uint64 ring, in place (one-off; see KeystreamAdder)."""
+    """acc += sign · keystream(key) in acc's ring, in place (one-off; see KeystreamAdder)."""
     KeystreamAdder().add(acc, key, sign=sign)

@@ -81,8 +81,12 @@ def _fetch(ctx: PartyContext, digest: bytes) -> tuple[bytes | None, str | None]:
 
 
 def _size_problem(ctx: PartyContext, vec: np.ndarray) -> str | None:
-    n = ctx.spec.n_params
-    return None if vec.shape[0] == n else f"{vec.shape[0]} entries, the model has {n}"
+    n, bits = ctx.spec.n_params, ctx.spec.codec.ring_bits
+    if vec.shape[0] != n:
+        return f"{vec.shape[0]} entries, the model has {n}"
+    if 8 * vec.dtype.itemsize != bits:
+        return f"{8 * vec.dtype.itemsize}-bit words, the task's ring is {bits}-bit"
+    return None
 
 
 # -- the receiver ------------------------------------------------------------------------------

@@ -111,6 +111,8 @@ def upload(
     if ctx.config.behaviour == "no-upload":
         ctx.log(f"epoch {epoch}: behaviour no-upload, ignoring {len(mine)} request(s)")
         return
+    codec = ctx.spec.codec
+    clipped = 0  # most entries beyond ±clip in any one sale
     masks = masks_for(ctx, roster)
     feedback = ctx.spec.collab.error_feedback
     owed: dict[str, np.ndarray] = (ctx.checkpoint.load_state(RESIDUALS) or {}) if feedback else {}
@@ -132,8 +134,9 @@ def upload(
             request_id=request.request_id,
         )
         with ctx.metrics.timed("crypto"):
+            clipped = max(clipped, codec.clipped(sparse))
             blob = encrypt_for(
-                sparse, slot=slot, masks=masks, senders=senders, codec=ctx.spec.codec
+                sparse, slot=slot, masks=masks, senders=senders, codec=codec
             )
         data = corrupt(blob.data) if ctx.config.behaviour == "corrupt-upload" else blob.data
         digest = ctx.put(data)
@@ -143,6 +146,9 @@ def upload(
             )
         )
         fresh_keys[str(request.request_id)] = blob.fresh_key.hex()
+    if clipped:
+        ctx.log(f"epoch {epoch}: up to {clipped} sold entries lay beyond the codec's "
+                f"±{codec.clip} and were clipped")  # fmt: skip
     ctx.checkpoint.put(
         f"fresh_keys:{epoch}", {**ctx.checkpoint.get(f"fresh_keys:{epoch}", {}), **fresh_keys}
     )
@@ -213,6 +219,7 @@ def aggregate(
                 masks=masks_for(ctx, roster),
                 expected_senders=[addr(r.uploader) for r in final],
                 revealed=revealed,
+                ring_bits=ctx.spec.codec.ring_bits,
             )
             update = ctx.spec.codec.decode(total)
     except SenderBlobError as exc:  # every blob opened alone, so this is rare: dispute, skip

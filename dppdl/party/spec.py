@@ -15,18 +15,31 @@ from dppdl.learning.gan_config import DPGANConfig
 from dppdl.learning.models import build_model, param_count
 from dppdl.learning.train import TrainConfig
 
-SPEC_FORMAT = "dppdl-task-spec/4"
-# the `collab` keys each older format lacked: its tasks ran with those keys' defaults (no own
-# weight, no bound, Algorithm 2 from the standalone models), which parsing it gives
+SPEC_FORMAT = "dppdl-task-spec/5"
+FORMAT_4 = "dppdl-task-spec/4"
 FORMAT_3 = "dppdl-task-spec/3"
 FORMAT_2 = "dppdl-task-spec/2"
-COLLAB_KEYS_ADDED_AFTER = {
-    FORMAT_3: ("own_weight",),
-    FORMAT_2: ("own_weight", "start", "update_bound"),
-}
+# the keys each older format lacked, by section, with the values its tasks ran with (written
+# out, not taken from today's defaults, which may differ: the codec's ring was 64-bit)
+_RING_64 = {"ring_bits": 64}
+_NO_OWN_WEIGHT = {"own_weight": None}
+KEYS_ADDED_AFTER: dict[str, dict[str, dict[str, Any]]] = {
+    FORMAT_4: {"codec": _RING_64},
+    FORMAT_3: {"codec": _RING_64, "collab": _NO_OWN_WEIGHT},
+    FORMAT_2: {"codec": _RING_64,
+               "collab": {**_NO_OWN_WEIGHT, "start": "pretrained", "update_bound": None}},
+}  # fmt: skip
 # format 1 had no `collab`: its tasks ran with per-party initial models and the "sum" rule
 LEGACY_FORMAT = "dppdl-task-spec/1"
 LEGACY_COLLAB = CollabConfig(init_seed=None, aggregation="sum", error_feedback=False)
+
+
+def _fill_older(doc: dict[str, Any], version: str) -> None:
+    """Add to `doc` the keys `version` lacked, refusing a doc of that version that has them."""
+    for section, added in KEYS_ADDED_AFTER[version].items():
+        if set(added) & doc[section].keys():
+            raise ConfigError(f"a {version} spec has no {' or '.join(sorted(added))}")
+        doc[section].update(added)
 
 
 @dataclass(frozen=True)
@@ -72,19 +85,16 @@ class TaskSpec:
             doc: dict[str, Any] = json.loads(data)
             version = doc.pop("format")
             if version == LEGACY_FORMAT:
-                collab = LEGACY_COLLAB
-            elif version in COLLAB_KEYS_ADDED_AFTER:
-                old = doc.pop("collab")
-                newer = COLLAB_KEYS_ADDED_AFTER[version]
-                if set(newer) & old.keys():
-                    raise ConfigError(f"a {version} spec has no {' or '.join(newer)}")
-                collab = CollabConfig(**old)
-            elif version == SPEC_FORMAT:
-                collab = CollabConfig(**doc.pop("collab"))
-            else:
+                if "collab" in doc:
+                    raise ConfigError(f"a {LEGACY_FORMAT} spec has no collab")
+                doc["collab"] = dataclasses.asdict(LEGACY_COLLAB)
+                _fill_older(doc, FORMAT_4)
+            elif version in KEYS_ADDED_AFTER:
+                _fill_older(doc, version)
+            elif version != SPEC_FORMAT:
                 raise ConfigError(
-                    f"task spec is not {SPEC_FORMAT} (nor {FORMAT_3}, {FORMAT_2} or "
-                    f"{LEGACY_FORMAT})"
+                    f"task spec is not {SPEC_FORMAT} (nor {FORMAT_4}, {FORMAT_3}, {FORMAT_2} "
+                    f"or {LEGACY_FORMAT})"
                 )
             # JSON has no tuples: every list in the GAN config was a tuple (e.g. Adam betas)
             gan: dict[str, Any] = {
@@ -94,7 +104,7 @@ class TaskSpec:
                 train=TrainConfig(**doc.pop("train")),
                 gan=DPGANConfig(**gan),
                 codec=CodecConfig(**doc.pop("codec")),
-                collab=collab,
+                collab=CollabConfig(**doc.pop("collab")),
                 **doc,
             )
         except (KeyError, TypeError, ValueError) as exc:

@@ -17,7 +17,8 @@ from dppdl.crypto.errors import CryptoInputError, MaskError, SenderBlobError, To
 from dppdl.crypto.masks import add_pair_stream
 from dppdl.errors import DecryptionError
 
-CODEC = CodecConfig()
+CODEC = CodecConfig()  # the default: a 32-bit ring, entries within ±1.0
+CODEC64 = CodecConfig(frac_bits=24, clip=64.0, max_summands=1024, ring_bits=64)
 
 
 class _Ids(TypedDict):
@@ -36,49 +37,73 @@ def opening(blobs: dict[bytes, bytes]) -> dict[str, object]:
 
 
 def upload_all(
-    net: Network, receiver: bytes, senders: list[bytes], grads: dict[bytes, np.ndarray]
-) -> dict[bytes, bytes]:
+    net: Network, receiver: bytes, senders: list[bytes], grads: dict[bytes, np.ndarray],
+    codec: CodecConfig = CODEC,
+) -> dict[bytes, bytes]:  # fmt: skip
     return {
         s: encrypt_for(
             grads[s],
             slot=Slot(sender=s, receiver=receiver, **IDS),
             masks=net.masks[s],
             senders=senders,
-            codec=CODEC,
+            codec=codec,
         ).data  # fmt: skip
         for s in grads
     }
 
 
-def tolerance(n: int, total: np.ndarray) -> np.ndarray:
-    return n * CODEC.resolution + np.abs(total) * 2.0**-23
+def tolerance(n: int, total: np.ndarray, codec: CodecConfig = CODEC) -> np.ndarray:
+    return n * codec.resolution + np.abs(total) * 2.0**-23
 
 
-@given(n=st.integers(2, 6), receiver_index=st.integers(0, 6), data=st.data())
-@settings(max_examples=25, deadline=None)
+@given(n=st.integers(2, 6), receiver_index=st.integers(0, 6),
+       codec=st.sampled_from([CODEC, CODEC64]), data=st.data())  # fmt: skip
+@settings(max_examples=40, deadline=None)
 def test_sum_of_ciphertexts_opens_to_sum_of_plaintexts(
-    network_of: Callable[[int], Network], n: int, receiver_index: int, data: st.DataObject
-) -> None:
+    network_of: Callable[[int], Network], n: int, receiver_index: int, codec: CodecConfig,
+    data: st.DataObject,
+) -> None:  # fmt: skip
     # Prepare
     net = network_of(7)
     members = [p.address for p in net.parties[: n + 1]]
     receiver = members[receiver_index % len(members)]
     senders = [a for a in members if a != receiver]
     length = data.draw(st.integers(1, 30))
-    floats = st.floats(-CODEC.clip, CODEC.clip, width=32)
+    floats = st.floats(-codec.clip, codec.clip, width=32)
     grads = {s: data.draw(hnp.arrays(np.float32, length, elements=floats)) for s in senders}
     # Execute
-    blobs = upload_all(net, receiver, senders, grads)
-    ring = open_sum(blobs, masks=net.masks[receiver], expected_senders=senders, **opening(blobs))
+    blobs = upload_all(net, receiver, senders, grads, codec)
+    ring = open_sum(blobs, masks=net.masks[receiver], expected_senders=senders,
+                    ring_bits=codec.ring_bits, **opening(blobs))  # fmt: skip
     # Assert
+    assert ring.dtype == codec.word_dtype
     exact = np.sum([g.astype(np.float64) for g in grads.values()], axis=0)
-    assert np.all(np.abs(CODEC.decode(ring).astype(np.float64) - exact) <= tolerance(n, exact))
+    error = np.abs(codec.decode(ring).astype(np.float64) - exact)
+    assert np.all(error <= tolerance(n, exact, codec))
+
+
+def test_a_blob_of_the_other_ring_width_is_its_senders_fault(
+    network_of: Callable[[int], Network],
+) -> None:
+    # Prepare: three senders to r; b seals 64-bit words in a task whose ring is 32-bit
+    net = network_of(4)
+    r, a, b, c = (p.address for p in net.parties)
+    grads = {s: np.full(5, 0.25, np.float32) for s in (a, b, c)}
+    blobs = upload_all(net, r, [a, b, c], grads)
+    blobs[b] = upload_all(net, r, [a, b, c], {b: grads[b]}, CODEC64)[b]
+    # Execute / Assert: b is named, whichever blob is opened first
+    for first in (a, b):
+        ordered = {first: blobs[first], **blobs}
+        with pytest.raises(SenderBlobError, match="64-bit words") as err:
+            open_sum(ordered, masks=net.masks[r], expected_senders=[a, b, c],
+                     ring_bits=32, **opening(ordered))  # fmt: skip
+        assert err.value.sender == b
 
 
 def test_sender_order_in_mapping_does_not_matter(network_of: Callable[[int], Network]) -> None:
     net = network_of(4)
     r, *senders = (p.address for p in net.parties)
-    grads = {s: np.full(5, i + 0.5, dtype=np.float32) for i, s in enumerate(senders)}
+    grads = {s: np.full(5, i / 4 + 0.125, dtype=np.float32) for i, s in enumerate(senders)}
     blobs = upload_all(net, r, senders, grads)
     reordered = dict(reversed(list(blobs.items())))
     ring = open_sum(
@@ -87,11 +112,12 @@ def test_sender_order_in_mapping_does_not_matter(network_of: Callable[[int], Net
         expected_senders=list(reversed(senders)),
         **opening(reordered),
     )
-    assert CODEC.decode(ring).tolist() == [4.5] * 5
+    assert CODEC.decode(ring).tolist() == [1.125] * 5
 
 
 def _top_byte_chi_square(values: np.ndarray) -> float:
-    counts = np.bincount((values >> np.uint64(56)).astype(np.int64), minlength=256)
+    shift = 8 * values.dtype.itemsize - 8
+    counts = np.bincount((values >> values.dtype.type(shift)).astype(np.int64), minlength=256)
     expected = values.size / 256
     return float(((counts - expected) ** 2 / expected).sum())
 
@@ -132,7 +158,7 @@ def test_dropout_recovery_opens_sum_of_those_who_sent(network_of: Callable[[int]
     dropped = senders[1:3]
     arrived = [s for s in senders if s not in dropped]
     rng = np.random.default_rng(0)
-    grads = {s: rng.normal(size=50).astype(np.float32) for s in arrived}
+    grads = {s: rng.normal(scale=0.3, size=50).clip(-1, 1).astype(np.float32) for s in arrived}
     blobs = upload_all(net, r, senders, grads)
     revealed = {
         s: net.masks[s].reveal_slot_keys(receiver=r, dropped=dropped, **MASK_IDS) for s in arrived
@@ -171,7 +197,7 @@ def test_single_sender_is_refused_unless_allowed(network_of: Callable[[int], Net
     # Prepare: three expected senders, two dropped, so the "sum" is one vector
     net = network_of(4)
     r, *senders = (p.address for p in net.parties)
-    grads = {senders[0]: np.array([0.5, -2.0], np.float32)}
+    grads = {senders[0]: np.array([0.5, -0.75], np.float32)}
     blobs = upload_all(net, r, senders, grads)
     revealed = {
         senders[0]: net.masks[senders[0]].reveal_slot_keys(
@@ -185,7 +211,7 @@ def test_single_sender_is_refused_unless_allowed(network_of: Callable[[int], Net
         )
     ring = open_sum(blobs, masks=net.masks[r], expected_senders=senders, revealed=revealed,
                     allow_single=True, **opening(blobs))  # fmt: skip
-    assert CODEC.decode(ring).tolist() == [0.5, -2.0]
+    assert CODEC.decode(ring).tolist() == [0.5, -0.75]
     with pytest.raises(TooFewSendersError, match="no blob"):
         open_sum({}, masks=net.masks[r], expected_senders=senders, **opening({}))
 

@@ -22,8 +22,19 @@ RECEIVER = make_party(b"kat-receiver")
 SENDER = make_party(b"kat-sender")
 SLOT = Slot(task=2**200 + 5, epoch=9, sender=SENDER.address, receiver=RECEIVER.address,
             request_id=77)  # fmt: skip
-KAT_PLAIN = np.array([0, 1, 2**64 - 1, 2**63], dtype=np.uint64)
+KAT_PLAIN = np.array([0, 1, 2**32 - 1, 2**31], dtype=np.uint32)  # the default 32-bit ring
 KAT_BLOB_HEX = (
+    "44504742020104000000000000000100000000000000000000000000000000000000000000000005"
+    "0000000000000009000000000000000000000000000000000000000000000000000000000000004d"
+    "7dee22c1bd41f3c8f779f5ddee51c36960b52ee745579d3886670b6e6a082bc4a6cf62ded1e8958c"
+    "005000000000000000040000000000000020bbb057e948d9e5c62fe993159681df8fc0864d913062"
+    "2999e713e4028c861f4deb6a5e3c69e390e93c2f684de911c0da6a5ea5d83820dcb4e5fe75b0febd"
+    "1cbdeb4ab5586d329b80c88813913c5c6149dbbd5cf64e61d6183441f07d552674564898e0197c8d"
+    "3c17a73e374864bf78ab"
+)
+# the same words of a 64-bit ring as blob version 1 (no word-size byte) sealed them
+V1_PLAIN = np.array([0, 1, 2**64 - 1, 2**63], dtype=np.uint64)
+V1_BLOB_HEX = (
     "44504742010100000000000000000100000000000000000000000000000000000000000000000005"
     "0000000000000009000000000000000000000000000000000000000000000000000000000000004d"
     "7dee22c1bd41f3c8f779f5ddee51c36960b52ee745579d3886670b6e6a082bc4a6cf62ded1e8958c"
@@ -60,13 +71,28 @@ def test_known_answer_blob() -> None:
     data = kat_seal()
     # Assert: exact bytes, and an independent reading of the documented layout
     assert data.hex() == KAT_BLOB_HEX
-    magic, version, kind, reserved = struct.unpack_from(">4sBBH", data)
-    assert (magic, version, kind, reserved) == (b"DPGB", 1, 1, 0)
-    assert len(data) == HEADER_LEN + 80 + 4 * 8 + 16
+    magic, version, kind, word_bytes, reserved = struct.unpack_from(">4sBBBB", data)
+    assert (magic, version, kind, word_bytes, reserved) == (b"DPGB", 2, 1, 4, 0)
+    assert len(data) == HEADER_LEN + 80 + 4 * 4 + 16
     fresh_key = hashlib.sha256(b"kat" + bytes(8)).digest()  # first draw of the rng
     body = data[HEADER_LEN + 80 :]
     plain = AESGCM(fresh_key).decrypt(bytes(12), body, data[:HEADER_LEN])
-    assert plain == KAT_PLAIN.astype("<u8").tobytes()
+    assert plain == KAT_PLAIN.astype("<u4").tobytes()
+    opened = open_blob(data, slot=SLOT, receiver_keys=RECEIVER.keys)
+    assert opened.dtype == np.uint32 and np.array_equal(opened, KAT_PLAIN)
+
+
+def test_a_version_1_blob_still_opens_as_64_bit_words() -> None:
+    # Prepare: a blob sealed by the code before the word-size byte (version 1)
+    data = bytes.fromhex(V1_BLOB_HEX)
+    # Execute
+    header = parse_blob(data).header
+    opened = open_blob(data, slot=SLOT, receiver_keys=RECEIVER.keys)
+    # Assert
+    assert header.word_bytes == 8
+    assert opened.dtype == np.uint64 and np.array_equal(opened, V1_PLAIN)
+    with pytest.raises(BlobFormatError, match="reserved"):  # v1 had no word-size byte
+        parse_blob(data[:6] + b"\x08" + data[7:])
 
 
 def test_round_trip_and_commitment() -> None:
@@ -139,7 +165,8 @@ def _rewrite_header(blob: bytes, **changes: int) -> tuple[bytes, Slot]:
     parsed = parse_blob(blob)
     slot = Slot(**{**parsed.header.slot.__dict__, **changes})
     forged = type(parsed.header)(slot=slot, seal_kind=parsed.header.seal_kind,
-                                 elements=parsed.header.elements).pack()  # fmt: skip
+                                 elements=parsed.header.elements,
+                                 word_bytes=parsed.header.word_bytes).pack()  # fmt: skip
     return forged + blob[HEADER_LEN:], slot
 
 
@@ -156,8 +183,9 @@ def test_replay_into_another_slot_fails(blob: bytes, changes: dict[str, int]) ->
 
 @pytest.mark.parametrize(
     "offset, value, message",
-    [(0, b"XXXX", "magic"), (4, b"\x02", "version"), (5, b"\x07", "seal kind"),
-     (6, b"\x00\x01", "reserved")],
+    [(0, b"XXXX", "magic"), (4, b"\x03", "version"), (4, b"\x00", "version"),
+     (5, b"\x07", "seal kind"), (6, b"\x05", "word size"), (6, b"\x00", "word size"),
+     (7, b"\x01", "reserved")],
 )  # fmt: skip
 def test_parser_names_what_is_malformed(
     blob: bytes, offset: int, value: bytes, message: str

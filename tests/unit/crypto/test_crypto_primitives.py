@@ -38,6 +38,20 @@ def test_adder_matches_fresh_keystream_across_lengths() -> None:
         assert np.array_equal(acc, np.arange(length, dtype=np.uint64))
 
 
+def test_adder_reads_the_same_stream_as_32_bit_words() -> None:
+    # Prepare: a 32-bit ring's accumulator beside the 64-bit stream of the same key
+    key = bytes(range(32))
+    acc = np.arange(9, dtype=np.uint32)
+    stream = np.frombuffer(keystream_u64(key, 5).tobytes()[:36], dtype="<u4")
+    # Execute
+    KeystreamAdder().add(acc, key, sign=1)
+    # Assert: the first 4·n bytes of the stream, added mod 2^32 (wrapping, no error)
+    assert acc.dtype == np.uint32
+    assert np.array_equal(acc, np.arange(9, dtype=np.uint32) + stream)
+    KeystreamAdder().add(acc, key, sign=-1)
+    assert np.array_equal(acc, np.arange(9, dtype=np.uint32))
+
+
 def test_adder_rejects_bad_arguments() -> None:
     adder = KeystreamAdder()
     with pytest.raises(CryptoInputError, match="sign"):
