@@ -31,6 +31,7 @@ from typing import Any
 import torch
 
 from dppdl.chain.rpc_stats import named, selector_names
+from dppdl.crypto.codec import CodecConfig
 from dppdl.errors import ConfigError, UserError
 from dppdl.files import atomic_write
 from dppdl.learning.dpgan import DPGANConfig
@@ -60,7 +61,7 @@ def simulate(n: int, epochs: int, *, args: argparse.Namespace, process: bool) ->
     cfg = SimulationConfig(
         parties=n, setting="same-privacy", model="mlp", epochs=epochs, seed=args.seed,
         limit=args.limit, test_limit=args.test_limit, in_process=not process, gan=gan,
-        runs_dir=args.runs_dir, timeout=6 * 3600.0,
+        runs_dir=args.runs_dir, timeout=6 * 3600.0, codec=CodecConfig.for_ring(args.ring_bits),
     )
     t0 = time.perf_counter()
     run_dir = run_simulation(cfg, log=functools.partial(_progress, f"[P{n} {epochs} ep] "))
@@ -230,11 +231,13 @@ def title(key: str) -> str:
     head, _, tag = key.rpartition(" ")
     parties, mode = head.rsplit(" ", 1)
     head = f"{parties}, agents {'in one process' if mode == 'in-process' else 'as processes'}"
-    if tag == "quick":
-        return f"{head}, quick"
-    words = {"G": "DP-GAN {} epochs", "lim": "{} examples a party", "test": "{} test images"}
+    words = {"G": "DP-GAN {} epochs", "lim": "{} examples a party", "test": "{} test images",
+             "ring": "{}-bit ring"}
     parts = []
     for part in tag.split("/"):
+        if part == "quick":
+            parts.append("quick")
+            continue
         name = part.rstrip("0123456789None")
         value = part[len(name):]
         if name in words and value != "None":
@@ -353,6 +356,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--doc", type=Path, default=None)
     p.add_argument("--plot", type=Path, default=PLOT)
     p.add_argument("--skip-crypto", action="store_true")
+    p.add_argument("--ring-bits", type=int, choices=(32, 64), default=32,
+                   help="the task's masking ring (64: the former default, as a baseline)")
     p.add_argument("--paillier-count", type=int, default=200)
     p.add_argument("--recompute", action="store_true",
                    help="re-derive every entry from its runs' run.json (then --doc-only)")
@@ -392,6 +397,8 @@ def _main(args: argparse.Namespace) -> int:
     results = json.loads(args.results.read_text()) if args.results.exists() else {}
     results.setdefault("system", {})
     tag = "quick" if args.quick else f"G{args.gan_epochs}/lim{args.limit}/test{args.test_limit}"
+    if args.ring_bits != 32:  # the default ring keeps the keys runs before the option had
+        tag += f"/ring{args.ring_bits}"
     if args.recompute:
         for key, e in results["system"].items():
             runs = []
@@ -448,7 +455,8 @@ def _main(args: argparse.Namespace) -> int:
             print(f"crypto n=4 seal {c['per_n']['4']['seal_total']:.3f} ms: paper 13 ms / ours = "
                   f"{c['paper_over_seal_n4']:.1f}x (layers 2+3: {c['paper_over_layers23_n4']:.0f}x)"
                   f"; Paillier encrypt / ours = {c['paillier_over_seal_n4']:,.0f}x")
-    entries = [e for k, e in results["system"].items() if "in-process" in k and tag in k]
+    entries = [e for k, e in results["system"].items()
+               if "in-process" in k and k.endswith(" " + tag)]  # fmt: skip
     if len({e["parties"] for e in entries}) >= 2:
         plot(entries, args.plot)
     if args.doc is not None:

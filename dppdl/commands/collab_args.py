@@ -49,6 +49,13 @@ def collab_from_args(args: argparse.Namespace, *, init_seed: int | None = None) 
     )
 
 
+def add_ring_arg(parser: argparse.ArgumentParser) -> None:
+    """``--ring-bits {32,64}``: the word size of the task's masked sums (dppdl.crypto.codec)."""
+    parser.add_argument("--ring-bits", type=int, choices=(32, 64), default=32,
+                        help="masking ring: 32 (default; entries within ±1.0) or 64 (twice the "
+                             "blob bytes; entries within ±64)")
+
+
 def add_prepared_cache_arg(parser: argparse.ArgumentParser) -> None:
     """``--prepared-cache DIR`` (dppdl.learning.prepared), off by default."""
     parser.add_argument(

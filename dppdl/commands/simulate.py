@@ -8,7 +8,12 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from dppdl.commands.collab_args import add_collab_args, add_prepared_cache_arg, collab_from_args
+from dppdl.commands.collab_args import (
+    add_collab_args,
+    add_prepared_cache_arg,
+    add_ring_arg,
+    collab_from_args,
+)
 from dppdl.party.config import BEHAVIOURS, SETTINGS
 from dppdl.party.windows import TX_PER_PARTY
 from dppdl.sim.config import SimulationConfig, Windows
@@ -34,6 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     sim.add_argument("--gan-epochs", type=int, default=None, help="DP-GAN epochs (ε stays 4)")
     add_collab_args(sim)
+    add_ring_arg(sim)
     sim.add_argument(
         "--in-process",
         action="store_true",
@@ -60,6 +66,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> SimulationConfig:
+    from dppdl.crypto.codec import CodecConfig
     from dppdl.learning.gan_config import DPGANConfig
 
     gan = DPGANConfig() if args.gan_epochs is None else DPGANConfig(epochs=args.gan_epochs)
@@ -82,6 +89,7 @@ def config_from_args(args: argparse.Namespace) -> SimulationConfig:
         prepared_cache=args.prepared_cache,
         gan=gan,
         collab=collab_from_args(args),
+        codec=CodecConfig.for_ring(args.ring_bits),
         windows=windows,
     )
 

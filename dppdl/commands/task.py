@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from dppdl.commands.collab_args import add_collab_args, collab_from_args
+from dppdl.commands.collab_args import add_collab_args, add_ring_arg, collab_from_args
 from dppdl.errors import UserError
 from dppdl.party.windows import TX_PER_PARTY, Windows
 
@@ -37,6 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     publish.add_argument("--epochs", type=int, default=2)
     publish.add_argument("--model", choices=("mlp", "cnn"), default="mlp")
     add_collab_args(publish)
+    add_ring_arg(publish)
     for name in WINDOW_ARGS:
         publish.add_argument(
             f"--{name}-window", type=int, default=None, metavar="BLOCKS",
@@ -91,13 +92,14 @@ def windows_from_args(args: argparse.Namespace) -> Windows:
 
 
 def _publish(args: argparse.Namespace) -> int:
+    from dppdl.crypto.codec import CodecConfig
     from dppdl.party.requester import publish_task
     from dppdl.party.spec import TaskSpec
     from storage import open_store
 
     spec = TaskSpec(
         model=args.model, n_parties=args.parties, epochs=args.epochs,
-        collab=collab_from_args(args),
+        collab=collab_from_args(args), codec=CodecConfig.for_ring(args.ring_bits),
     )
     windows = windows_from_args(args)
     client = _client(args, sender=True)

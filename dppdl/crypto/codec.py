@@ -105,6 +105,16 @@ class CodecConfig:
                 f"{self.frac_bits}, clip={self.clip}: at most {limit} fit in {self.ring_bits} bits"
             )
 
+    @classmethod
+    def for_ring(cls, ring_bits: int) -> CodecConfig:
+        """The default settings of a ring: 32 bits as above; 64 bits as every task had before
+        2026-12-07 (a grid of 2^-24, entries up to ±64, up to 1,024 summands)."""
+        if ring_bits == 64:
+            return cls(frac_bits=24, clip=64.0, max_summands=1024, ring_bits=64)
+        if ring_bits == 32:
+            return cls()
+        raise ConfigError(f"ring_bits must be 32 or 64, got {ring_bits!r}")
+
     @property
     def resolution(self) -> float:
         """Step of the fixed-point grid, 2^-frac_bits."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dppdl.crypto.codec import CodecConfig
 from dppdl.errors import ConfigError
 from dppdl.learning.collab import CollabConfig
 from dppdl.learning.gan_config import DPGANConfig
@@ -31,6 +32,7 @@ class SimulationConfig:
     prepared_cache: Path | None = None  # reuse standalone models and DP-GANs prepared before
     gan: DPGANConfig = field(default_factory=DPGANConfig)  # each party's DP-GAN (ε = 4)
     collab: CollabConfig = field(default_factory=CollabConfig)  # shared init, mean aggregation
+    codec: CodecConfig = field(default_factory=CodecConfig)  # masking ring (32-bit default)
     windows: Windows | None = None  # task phase windows in blocks; None = for_parties(n)
     credibility_threshold_ppm: int = 0  # c_th of the task in ppm; 0 = the paper's (2/3)(1/n)
     block_time: float = 1.0  # seconds per interval-mined block (transactions mine at once)

@@ -17,6 +17,9 @@ import system  # noqa: E402
     ("P15 MLP process G3/lim200/testNone",
      "P15 MLP, agents as processes, DP-GAN 3 epochs, 200 examples a party"),
     ("P4 MLP in-process quick", "P4 MLP, agents in one process, quick"),
+    ("P4 MLP in-process GNone/limNone/testNone/ring64",
+     "P4 MLP, agents in one process, 64-bit ring"),
+    ("P4 MLP in-process quick/ring64", "P4 MLP, agents in one process, quick, 64-bit ring"),
 ])
 def test_title_spells_out_the_schedule(key: str, heading: str) -> None:
     assert system.title(key) == heading

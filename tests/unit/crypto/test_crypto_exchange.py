@@ -18,7 +18,7 @@ from dppdl.crypto.masks import add_pair_stream
 from dppdl.errors import DecryptionError
 
 CODEC = CodecConfig()  # the default: a 32-bit ring, entries within ±1.0
-CODEC64 = CodecConfig(frac_bits=24, clip=64.0, max_summands=1024, ring_bits=64)
+CODEC64 = CodecConfig.for_ring(64)  # the ring every task had before
 
 
 class _Ids(TypedDict):

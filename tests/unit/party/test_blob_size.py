@@ -19,7 +19,7 @@ def _ctx(spec: TaskSpec) -> Any:
 def test_a_blob_must_have_the_models_entries_in_the_tasks_ring() -> None:
     # Prepare: the default spec (MLP, 32-bit ring) and one that keeps the 64-bit ring
     spec = TaskSpec()
-    wide = TaskSpec(codec=CodecConfig(frac_bits=24, clip=64.0, max_summands=1024, ring_bits=64))
+    wide = TaskSpec(codec=CodecConfig.for_ring(64))
     n = spec.n_params
     # Execute / Assert
     assert _size_problem(_ctx(spec), np.zeros(n, np.uint32)) is None

@@ -89,6 +89,7 @@ def test_a_format_3_spec_keeps_the_rules_its_task_ran_with() -> None:
 def test_a_format_4_spec_keeps_the_64_bit_ring_its_task_ran_with() -> None:
     # Prepare: a spec as format 4 wrote it (its codec had no ring_bits; the ring was 64-bit)
     old_codec = CodecConfig(frac_bits=24, clip=64.0, max_summands=1024, ring_bits=64)
+    assert CodecConfig.for_ring(64) == old_codec and CodecConfig.for_ring(32) == CodecConfig()
     doc = json.loads(TaskSpec(codec=old_codec).to_json_bytes())
     doc["format"] = "dppdl-task-spec/4"
     del doc["codec"]["ring_bits"]
