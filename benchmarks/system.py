@@ -31,7 +31,7 @@ from typing import Any
 import torch
 
 from dppdl.chain.rpc_stats import named, selector_names
-from dppdl.crypto.codec import CodecConfig
+from dppdl.crypto.codec import RING_BITS, CodecConfig
 from dppdl.errors import ConfigError, UserError
 from dppdl.files import atomic_write
 from dppdl.learning.dpgan import DPGANConfig
@@ -356,7 +356,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--doc", type=Path, default=None)
     p.add_argument("--plot", type=Path, default=PLOT)
     p.add_argument("--skip-crypto", action="store_true")
-    p.add_argument("--ring-bits", type=int, choices=(32, 64), default=32,
+    p.add_argument("--ring-bits", type=int, choices=RING_BITS, default=32,
                    help="the task's masking ring (64: the former default, as a baseline)")
     p.add_argument("--paillier-count", type=int, default=200)
     p.add_argument("--recompute", action="store_true",

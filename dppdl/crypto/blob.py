@@ -6,13 +6,14 @@ import struct
 from dataclasses import dataclass
 from enum import IntEnum
 
+from dppdl.crypto.codec import RING_WORDS
 from dppdl.crypto.errors import CryptoInputError
 from dppdl.errors import BlobFormatError
 
 MAGIC = b"DPGB"  # "dppdl gradient blob"
 VERSION = 2  # bump on any layout change; unknown versions are rejected
 V1 = 1  # still read: version 1 had no word size (that byte was reserved, zero): 64-bit words
-WORD_BYTES = (4, 8)  # a blob's plaintext is uint32 or uint64 ring words
+WORD_BYTES = tuple(w.itemsize for w in RING_WORDS)  # a blob's plaintext is ring words: 4 or 8
 ADDRESS_LEN = 20  # Ethereum address bytes
 MAX_ELEMENTS = 2**31  # most ring words in one blob (16 GiB of uint64): rejects absurd sizes
 GCM_TAG_LEN = 16

@@ -11,6 +11,7 @@ from dppdl.crypto.errors import CodecError
 from dppdl.errors import ConfigError
 
 RING_BITS = (32, 64)  # supported ring widths: uint32 or uint64 words
+RING_WORDS = (np.dtype(np.uint32), np.dtype(np.uint64))  # their word types, in that order
 _CHUNK = 8192  # elements per encode step (64 KiB of float64 scratch)
 
 
@@ -18,7 +19,7 @@ def ring_dtype(ring_bits: int) -> np.dtype:
     """The unsigned word type of the ring Z_(2^ring_bits)."""
     if ring_bits not in RING_BITS:
         raise CodecError(f"ring_bits must be 32 or 64, got {ring_bits!r}")
-    return np.dtype(np.uint32 if ring_bits == 32 else np.uint64)
+    return RING_WORDS[RING_BITS.index(ring_bits)]
 
 
 def _signed_max(ring_bits: int) -> int:
@@ -111,9 +112,7 @@ class CodecConfig:
         2026-12-07 (a grid of 2^-24, entries up to ±64, up to 1,024 summands)."""
         if ring_bits == 64:
             return cls(frac_bits=24, clip=64.0, max_summands=1024, ring_bits=64)
-        if ring_bits == 32:
-            return cls()
-        raise ConfigError(f"ring_bits must be 32 or 64, got {ring_bits!r}")
+        return cls(ring_bits=ring_bits)  # 32: the defaults; anything else is refused there
 
     @property
     def resolution(self) -> float:

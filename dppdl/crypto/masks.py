@@ -14,15 +14,10 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 
 from dppdl.crypto.blob import UINT64_MAX, UINT256_MAX, check_address
+from dppdl.crypto.codec import RING_WORDS
 from dppdl.crypto.errors import CryptoInputError, MaskError
 from dppdl.crypto.keys import PartyKeys
-from dppdl.crypto.primitives import (
-    KEY_LEN,
-    RING_WORDS,
-    KeystreamAdder,
-    hkdf_sha256,
-    x25519_agree,
-)
+from dppdl.crypto.primitives import KEY_LEN, KeystreamAdder, hkdf_sha256, x25519_agree
 
 SEED_INFO = b"dppdl/mask-seed/v1"  # HKDF info prefix for long-term pairwise seeds
 SLOT_INFO = b"dppdl/mask-slot/v1"  # HKDF info prefix for per-slot keys
@@ -109,11 +104,10 @@ class PairwiseMasks:
         return hkdf_sha256(self._seed(check_address(peer, "peer")), info=info)
 
     def mask(self, *, task: int, epoch: int, receiver: bytes, round_id: int,
-             senders: Iterable[bytes], length: int,
-             dtype: np.dtype | type = np.uint64) -> np.ndarray:  # fmt: skip
-        """This party's mask k_j for the slot (a sender's, or the receiver's own k_r), as words
-        of `dtype` (uint32 or uint64, the task's ring)."""
-        acc = np.zeros(length, dtype=dtype)
+             senders: Iterable[bytes], length: int) -> np.ndarray:  # fmt: skip
+        """This party's mask k_j for the slot (a sender's, or the receiver's own k_r), as
+        uint64 words (`add_mask` takes the task's ring)."""
+        acc = np.zeros(length, dtype=np.uint64)
         self.add_mask(acc, task=task, epoch=epoch, receiver=receiver, round_id=round_id,
                       senders=senders)  # fmt: skip
         return acc

@@ -15,12 +15,12 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from dppdl.crypto.blob import HEADER_LEN, BlobHeader, ParsedBlob, SealKind, Slot, parse_blob
+from dppdl.crypto.codec import RING_WORDS
 from dppdl.crypto.errors import CryptoInputError, InsecureRandomnessWarning
 from dppdl.crypto.keys import PartyKeys
 from dppdl.crypto.primitives import (
     KEY_LEN,
     NONCE_LEN,
-    RING_WORDS,
     aes_gcm_decrypt,
     aes_gcm_decrypt_into,
     aes_gcm_encrypt,

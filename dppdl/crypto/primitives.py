@@ -10,6 +10,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from dppdl.crypto.codec import RING_WORDS
 from dppdl.crypto.errors import CryptoInputError, InvalidPublicKeyError
 from dppdl.errors import DecryptionError
 
@@ -17,7 +18,6 @@ KEY_LEN = 32  # AES-256 / X25519 / HKDF output length in bytes
 NONCE_LEN = 12  # AES-GCM nonce length
 TAG_LEN = 16  # AES-GCM tag length
 DOMAIN_PREFIX = b"dppdl/"  # every HKDF info string starts with this
-RING_WORDS = (np.dtype(np.uint32), np.dtype(np.uint64))  # word types of the masking rings
 
 
 def _check_key(key: bytes) -> None:
