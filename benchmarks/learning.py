@@ -1,9 +1,9 @@
-"""Learning benchmark: local SGD looped vs batched (4 and 50 parties), evaluation, DP-GAN steps/s.
+"""Learning benchmark: local SGD looped vs batched (4, 15, 50 parties), evaluation, DP-GAN.
 
 Run: .venv/bin/python benchmarks/learning.py [--quick] [--models mlp,cnn] [--threads 1]
 Needs MNIST (`dppdl data fetch mnist`). Prints one line per measurement and the ratio against
-the baseline measured in the same run (looped training; evaluation of the model as it is, in
-chunks of 4,096 rows, as before channels_last; the DP-GAN without DP).
+the baseline measured in the same run (the previous looped SGD step; evaluation of the model as
+it is, in chunks of 4,096 rows, as before channels_last; the DP-GAN without DP).
 """
 
 from __future__ import annotations
@@ -12,10 +12,12 @@ import argparse
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import cast
 
 import torch
+import torch.nn.functional as F
 
 from dppdl.errors import DataMissingError
 from dppdl.learning.batched import train_local_batched
@@ -26,6 +28,27 @@ from dppdl.learning.sgd import TrainConfig
 from dppdl.learning.train import predict, train_local
 
 
+def previous_train_local(
+    model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, config: TrainConfig,
+    epochs: int, generator: torch.Generator,
+) -> None:  # fmt: skip
+    """The looped step before 2026-12-07 night, the baseline: p.sub_(g * lr) (a temporary per
+    parameter) and convolution weights in their contiguous layout."""
+    params = list(model.parameters())
+    model.train()
+    step = 0
+    for _ in range(epochs):
+        perm = torch.randperm(x.shape[0], generator=generator)
+        for lo in range(0, x.shape[0], config.batch_size):
+            idx = perm[lo : lo + config.batch_size]
+            loss = F.cross_entropy(model(x[idx]), y[idx])
+            grads = torch.autograd.grad(loss, params)
+            with torch.no_grad():
+                for p, g in zip(params, grads, strict=True):
+                    p.sub_(g * config.lr_at(step))
+            step += 1
+
+
 def bench_local_sgd(
     data: MnistData,
     *,
@@ -34,9 +57,10 @@ def bench_local_sgd(
     samples: int,
     epochs: int,
     setting: Setting = "same-privacy",
-) -> tuple[float, float, float]:
-    """(looped samples/s, batched samples/s, max |w_looped - w_batched|); at most `samples`
-    examples per party (imbalanced: the shards' own sizes up to that cap)."""
+) -> tuple[float, float, float, float]:
+    """(previous looped, looped, batched samples/s, max |w_looped - w_other|) for one epoch of
+    each party on at most `samples` examples (imbalanced: the shards' own sizes up to that
+    cap)."""
     shards = make_partition(setting=setting, n_parties=n_parties, seed=0)
     parties = [party_tensors(data, s) for s in shards]
     xs = [x[:samples] for x, _ in parties]
@@ -44,13 +68,16 @@ def bench_local_sgd(
     cfg = TrainConfig()
     total = sum(len(y) for y in ys) * epochs
 
-    looped = [build_model(model, seed=i) for i in range(n_parties)]
-    gens = [torch_generator(0, i) for i in range(n_parties)]
-    t0 = time.perf_counter()  # measured after a warm-up call of both paths, see main()
-    for net, x, y, g in zip(looped, xs, ys, gens, strict=True):
-        train_local(net, x, y, config=cfg, epochs=epochs, generator=g)
-    t_loop = time.perf_counter() - t0
+    def looped(train: Callable[..., object]) -> tuple[float, list[torch.nn.Module]]:
+        nets = [build_model(model, seed=i) for i in range(n_parties)]
+        gens = [torch_generator(0, i) for i in range(n_parties)]
+        t0 = time.perf_counter()  # measured after a warm-up call of every path, see main()
+        for net, x, y, g in zip(nets, xs, ys, gens, strict=True):
+            train(net, x, y, config=cfg, epochs=epochs, generator=g)
+        return time.perf_counter() - t0, nets
 
+    t_prev, previous = looped(previous_train_local)
+    t_loop, current = looped(train_local)
     batched = [build_model(model, seed=i) for i in range(n_parties)]
     gens = [torch_generator(0, i) for i in range(n_parties)]
     t0 = time.perf_counter()
@@ -59,9 +86,10 @@ def bench_local_sgd(
 
     diff = max(
         float((flatten_params(a) - flatten_params(b)).abs().max())
-        for a, b in zip(looped, batched, strict=True)
+        for a, others in zip(current, zip(previous, batched, strict=True), strict=True)
+        for b in others
     )
-    return total / t_loop, total / t_batch, diff
+    return total / t_prev, total / t_loop, total / t_batch, diff
 
 
 def bench_evaluation(
@@ -117,33 +145,30 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     samples = 100 if args.quick else 600
     print(f"# torch {torch.__version__}, {torch.get_num_threads()} thread(s), batch size 1")
-    print("# local SGD, 1 epoch per party; baseline = looped train_local over parties")
+    print("# local SGD, 1 epoch per party; baseline = the previous looped step, in this run")
     models = [cast(ModelName, m) for m in args.models.split(",")]
     if not set(models) <= set(MODEL_NAMES):
         ap.error(f"--models takes a comma-separated subset of {','.join(MODEL_NAMES)}")
     for model in models:
         bench_local_sgd(data, model=model, n_parties=2, samples=4, epochs=1)  # warm-up (vmap init)
-        for n in (4, 50):
-            per = samples if model == "mlp" else max(20, samples // 6)
-            loop, batch, diff = bench_local_sgd(
-                data, model=model, n_parties=n, samples=per, epochs=1
-            )
-            print(
-                f"{model} parties={n:2d} samples/party={per:3d}: looped {loop:8.0f} samples/s, "
-                f"batched {batch:8.0f} samples/s, ratio batched/looped {batch / loop:5.2f}x, "
-                f"max |dw| {diff:.1e}"
-            )
+        per = samples if model == "mlp" else max(20, samples // 6)
         # the imbalanced P50 shards (61 to 2,997 examples, 30,000 in all): batched training
         # steps only the parties that still have data, so its cost follows the total
         cap = 200 if args.quick else (3000 if model == "mlp" else 500)
-        loop, batch, diff = bench_local_sgd(
-            data, model=model, n_parties=50, samples=cap, epochs=1, setting="imbalanced"
-        )
-        print(
-            f"{model} parties=50 imbalanced, ≤{cap} each: looped {loop:8.0f} samples/s, "
-            f"batched {batch:8.0f} samples/s, ratio batched/looped {batch / loop:5.2f}x, "
-            f"max |dw| {diff:.1e}"
-        )
+        for n, setting, most in ((4, "same-privacy", per), (15, "same-privacy", per),
+                                 (50, "same-privacy", per), (50, "imbalanced", cap)):  # fmt: skip
+            prev, loop, batch, diff = bench_local_sgd(
+                data, model=model, n_parties=n, samples=most, epochs=1,
+                setting=cast(Setting, setting),
+            )  # fmt: skip
+            label = f"parties={n:2d} samples/party={most:3d}" if setting == "same-privacy" \
+                else f"parties={n} imbalanced, ≤{most} each"  # fmt: skip
+            print(
+                f"{model} {label}: previous looped {prev:6.0f}, looped {loop:6.0f} "
+                f"({loop / prev:4.2f}x), batched {batch:6.0f} samples/s ({batch / prev:4.2f}x; "
+                f"{batch / loop:4.2f}x looped), "
+                f"max |dw| {diff:.1e}"
+            )
     print("# evaluation of one model on the MNIST test set; baseline = the model as it is")
     for model in models:
         rows = 1000 if args.quick else 10_000
