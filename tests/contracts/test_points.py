@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from dppdl_world import DEFAULT_PPMS, World, digest
+from web3.types import TxReceipt
 
 from dppdl.chain.clients import (
     PartyStatus,
@@ -12,6 +13,7 @@ from dppdl.chain.clients import (
     commitment_of,
     upload_cap,
 )
+from dppdl.chain.clients.dppdl import batch_gas
 from dppdl.chain.reverts import revert_class as R
 
 pytestmark = pytest.mark.contracts
@@ -261,4 +263,61 @@ def test_reused_slot_drops_an_undisputable_commitment(world: World) -> None:
     with pytest.raises(R("DisputeNotCommitted")):
         world.parties[0].file_dispute(request_id=old, blob_digest=digest("b"),
                                       key_hash=digest("k"))
+    world.assert_conserved(task_id)
+
+
+# -- gas limits of the batched calls: dppdl.chain.clients.dppdl.BATCH_GAS ---------------------
+
+def _request_all(world: World, task_id: int, n: int, count: int) -> list[TxReceipt]:
+    """Every party buys `count` entries from every other one; each receipt carries n - 1."""
+    return [world.parties[i]._send(world.contract.functions.requestDownloads(
+        task_id, [(world.addr(j), count) for j in range(n) if j != i]),
+        gas=batch_gas("requestDownloads", n - 1)) for i in range(n)]  # fmt: skip
+
+
+def _commit_all(world: World, task_id: int, epoch: int, n: int) -> list[TxReceipt]:
+    receipts = []
+    for j in range(n):
+        ids = [r.request_id for r in world.view.requests_by_uploader(task_id, epoch, world.addr(j))]
+        commits = [UploadCommitment(request_id=r, blob_digest=digest(f"b{r}"),
+                                    key_hash=digest(f"k{r}")) for r in ids]  # fmt: skip
+        receipts.append(world.parties[j].commit_uploads(task_id=task_id, commits=commits))
+    return receipts
+
+
+def _worst(receipts: list[TxReceipt]) -> int:
+    return max(int(r["gasUsed"]) for r in receipts)
+
+
+@pytest.mark.parametrize("slots", ["fresh", "stale pending", "archived commitment"])
+def test_batch_gas_covers_each_batched_call_at_its_costliest(world: World, slots: str) -> None:
+    """The fixed limits the client sends instead of an estimate hold with 7 items a call, in
+    fresh slots and in reused ones whose old request is refunded or archived on the way."""
+    # Prepare: 8 parties; a long dispute window keeps epoch 1's commitments disputable
+    n = 8
+    task_id = world.started(n=n, epochs=4, dispute_window=500)
+    labels = [world.parties[i].post_labels(task_id=task_id, labels=[
+        (world.addr(j), digest(f"l{i}{j}")) for j in range(n) if j != i]) for i in range(n)]
+    for i in range(n):
+        world.parties[i].signal_done(task_id=task_id)
+    first = _request_all(world, task_id, n, 5)
+    commits = [] if slots == "stale pending" else _commit_all(world, task_id, 1, n)
+    # Execute: epoch 3 reuses epoch 1's slot of every pair
+    if slots != "fresh":
+        while world.view.task(task_id).epoch < 3:
+            world.all_done(task_id, range(n))
+        again = _request_all(world, task_id, n, 7)
+    # Assert
+    k = n - 1
+    assert _worst(labels) <= batch_gas("postLabels", k)
+    if slots == "fresh":
+        assert _worst(first) <= batch_gas("requestDownloads", k)
+        assert _worst(commits) <= batch_gas("commitUploads", k)
+    else:
+        assert _worst(again) <= batch_gas("requestDownloads", k)
+        refunded = [e for r in again for e in world.view.events(r, "RequestRefunded")]
+        assert len(refunded) == (n * k if slots == "stale pending" else 0)
+        if slots == "archived commitment":  # the epoch-1 requests are still there to dispute
+            old = world.view.requests_by_receiver(task_id, 1, world.addr(0))
+            assert len(old) == k and all(r.state == RequestState.COMMITTED for r in old)
     world.assert_conserved(task_id)
