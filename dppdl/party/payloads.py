@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -54,13 +55,36 @@ def decode_samples(data: bytes, *, rounds: int) -> np.ndarray:
     return array
 
 
+LABEL_SETS_MAGIC = b"DPPDL label sets 1\n"
+_HEADER_LENGTH = 4  # bytes of the big-endian length of the JSON header that follows the magic
+
+
 def encode_labels(labels: np.ndarray) -> bytes:
-    """One labeller's labels for one publisher's samples of one round: int8 (u,)."""
+    """One labeller's labels for one publisher's samples of one round: int8 (u,) as .npy (what
+    agents posted, one blob per publisher, before label sets)."""
     return _to_npy(np.asarray(labels, dtype=np.int8))
 
 
-def decode_labels(data: bytes, *, count: int) -> np.ndarray:
-    array = _from_npy(data, "labels")
+def encode_label_sets(sets: Mapping[str, np.ndarray]) -> bytes:
+    """One labeller's labels for every publisher's samples of one round, in one blob (one put
+    instead of one per publisher; the digests are public on-chain either way).
+
+    Layout: `LABEL_SETS_MAGIC`, a 4-byte big-endian header length, a JSON header
+    ``[[publisher address in lower-case hex, count], ...]``, then each publisher's labels as
+    int8 in header order."""
+    header = json.dumps([[a.lower(), int(np.asarray(v).shape[0])] for a, v in sets.items()])
+    raw = header.encode()
+    body = b"".join(np.asarray(v, dtype=np.int8).tobytes() for v in sets.values())
+    return LABEL_SETS_MAGIC + len(raw).to_bytes(_HEADER_LENGTH, "big") + raw + body
+
+
+def decode_labels(data: bytes, *, count: int, publisher: str) -> np.ndarray:
+    """`publisher`'s `count` labels from a labeller's blob: its part of a label-sets blob, or a
+    whole single-publisher .npy blob."""
+    if data.startswith(LABEL_SETS_MAGIC):
+        array = _label_set_of(data, publisher)
+    else:
+        array = _from_npy(data, "labels")
     if array.dtype != np.int8 or array.shape != (count,):
         raise PayloadError(
             f"labels blob has dtype {array.dtype} and shape {array.shape}, expected int8 ({count},)"
@@ -68,6 +92,28 @@ def decode_labels(data: bytes, *, count: int) -> np.ndarray:
     if array.min(initial=0) < 0 or array.max(initial=0) >= N_CLASSES:
         raise PayloadError("labels blob holds a label outside 0..9")
     return array.astype(np.int64)
+
+
+def _label_set_of(data: bytes, publisher: str) -> np.ndarray:
+    start = len(LABEL_SETS_MAGIC) + _HEADER_LENGTH
+    size = int.from_bytes(data[len(LABEL_SETS_MAGIC) : start], "big")
+    try:
+        header = json.loads(data[start : start + size])
+        entries = [(str(a), int(n)) for a, n in header]
+    except (ValueError, TypeError) as exc:
+        raise PayloadError(f"label-sets blob has a malformed header: {exc}") from None
+    body = data[start + size :]
+    if len(data) < start + size or any(n < 0 for _, n in entries) or sum(
+            n for _, n in entries) != len(body):  # fmt: skip
+        raise PayloadError("label-sets blob's header does not match its length")
+    if len({a for a, _ in entries}) != len(entries):
+        raise PayloadError("label-sets blob names a publisher twice")
+    offset = 0
+    for address, n in entries:
+        if address == publisher.lower():
+            return np.frombuffer(body, dtype=np.int8, count=n, offset=offset).copy()
+        offset += n
+    raise PayloadError(f"label-sets blob holds no labels for {publisher}")
 
 
 def encode_reveal(*, receiver: bytes, epoch: int, keys: dict[bytes, bytes]) -> bytes:

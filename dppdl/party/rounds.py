@@ -7,7 +7,7 @@ import torch
 
 from dppdl.chain.clients import PartyInfo, PartyStatus, TaskInfo
 from dppdl.party.context import PartyContext
-from dppdl.party.payloads import decode_labels, decode_samples, encode_labels
+from dppdl.party.payloads import decode_labels, decode_samples, encode_label_sets
 from dppdl.party.waiting import wait_until
 from dppdl.protocol import credibility as cred
 
@@ -55,14 +55,15 @@ def post_labels(
             mine = ctx.client.labels_digests(
                 ctx.task_id, epoch, [(ctx.address, p.address) for p in publishers]
             )
-    posts: list[tuple[str, bytes]] = []
+    sets: dict[str, np.ndarray] = {}
     for p, posted in zip(publishers, mine, strict=True):
         if posted != ZERO:
             continue  # posted before a restart
         with ctx.metrics.timed("training"):
-            labels = ctx.participant.label(samples.round_of(p, epoch))
-        posts.append((p.address, ctx.put(encode_labels(labels))))
-    if posts:
+            sets[p.address] = ctx.participant.label(samples.round_of(p, epoch))
+    if sets:  # one blob for all publishers, its digest posted for each
+        digest = ctx.put(encode_label_sets(sets))
+        posts = [(address, digest) for address in sets]
         ctx.send(epoch, ctx.client.post_labels, task_id=ctx.task_id, labels=posts)
 
 
@@ -102,7 +103,8 @@ def score_and_report(
         ctx.log(f"epoch {epoch}: no labels from {', '.join(silent)} by the deadline")
     digests, roster_now = result
     count = ctx.participant.sample_count
-    labels = {j: decode_labels(ctx.get(d), count=count) for j, d in digests.items()}
+    labels = {j: decode_labels(ctx.get(d), count=count, publisher=ctx.address)
+              for j, d in digests.items()}  # fmt: skip
     active = active_mask(roster)  # the credible set when the round started, as the reference
     raw = np.zeros((n, n))
     raw[me] = cred.raw_row(labels, owner=me, n_parties=n)

@@ -1,4 +1,5 @@
-"""score_and_report over a fake chain: what a publisher does when a labeller stays silent."""
+"""score_and_report over a fake chain (a silent labeller, both label blob formats) and the
+label payloads themselves."""
 
 from __future__ import annotations
 
@@ -8,10 +9,17 @@ from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
+import pytest
 
 from dppdl.chain.clients import PartyStatus
 from dppdl.party.metrics import Metrics
-from dppdl.party.payloads import encode_labels
+from dppdl.party.payloads import (
+    LABEL_SETS_MAGIC,
+    PayloadError,
+    decode_labels,
+    encode_label_sets,
+    encode_labels,
+)
 from dppdl.party.rounds import ZERO, score_and_report
 
 COUNT = 20
@@ -62,12 +70,16 @@ def fake_context(chain: FakeChain, blobs: dict[bytes, bytes]) -> Any:
     return ctx
 
 
-def run_round(posting: list[int]) -> Any:
+def run_round(posting: list[int], *, single: tuple[int, ...] = ()) -> Any:
+    """Labellers in `posting` post the same labels; those in `single` as the one-publisher .npy
+    blob of older agents, the others as a label-sets blob that also holds another publisher."""
     rng = np.random.default_rng(0)
     truth = rng.integers(0, 10, COUNT)
     blobs, posted = {}, {}
     for j in posting:
-        blob = encode_labels(truth)
+        other = ADDRESSES[1 + j % 3]  # a publisher besides party 0, with fewer samples
+        sets = {other: rng.integers(0, 10, COUNT - 3), ADDRESSES[0].upper(): truth}
+        blob = encode_labels(truth) if j in single else encode_label_sets(sets)
         digest = hashlib.sha256(blob + bytes([j])).digest()
         blobs[digest], posted[ADDRESSES[j]] = blob, digest
     chain = FakeChain(posted)
@@ -89,3 +101,46 @@ def test_when_everyone_labels_nobody_is_reported() -> None:
     ctx, chain = run_round(posting=[1, 2, 3])
     assert np.allclose(ctx.store["credibility:0"][1:], 1 / 3)
     assert chain.sent == [(1, [])]
+
+
+def test_label_blobs_of_both_formats_score_alike() -> None:
+    new, _ = run_round(posting=[1, 2, 3])
+    mixed, chain = run_round(posting=[1, 2, 3], single=(2,))
+    assert new.store["credibility:0"] == mixed.store["credibility:0"]
+    assert chain.sent == [(1, [])]
+
+
+# -- label payloads ------------------------------------------------------------------------------
+
+def test_label_sets_give_each_publisher_its_own_labels() -> None:
+    a, b = ADDRESSES[1], ADDRESSES[2]
+    blob = encode_label_sets({a: np.array([1, 2, 3]), b.upper(): np.array([9, 0])})
+    assert blob.startswith(LABEL_SETS_MAGIC)
+    assert decode_labels(blob, count=3, publisher=a.upper()).tolist() == [1, 2, 3]
+    assert decode_labels(blob, count=2, publisher=b).tolist() == [9, 0]
+    with pytest.raises(PayloadError, match="no labels for"):
+        decode_labels(blob, count=3, publisher=ADDRESSES[3])
+    with pytest.raises(PayloadError, match="shape"):
+        decode_labels(blob, count=4, publisher=a)
+
+
+def _with_header(header: bytes, body: bytes) -> bytes:
+    return LABEL_SETS_MAGIC + len(header).to_bytes(4, "big") + header + body
+
+
+@pytest.mark.parametrize(
+    ("blob", "match"),
+    [
+        (_with_header(b"not json", b""), "malformed header"),
+        (_with_header(b'[["0xa", "x"]]', b"\x01"), "malformed header"),
+        (_with_header(b'[["0xa", 2]]', b"\x01"), "does not match its length"),
+        (_with_header(b'[["0xa", -1]]', b""), "does not match its length"),
+        (_with_header(b'[["0xa", 1], ["0xa", 1]]', b"\x01\x02"), "twice"),
+        (_with_header(b'[["0xa", 1]]', b"\x0c"), "outside 0..9"),
+        (LABEL_SETS_MAGIC + b"\x00\x00\x01\x00[", "malformed header"),
+        (b"not a blob", "not a valid .npy"),
+    ],
+)
+def test_malformed_label_blobs_are_refused(blob: bytes, match: str) -> None:
+    with pytest.raises(PayloadError, match=match):
+        decode_labels(blob, count=1, publisher="0xA")
