@@ -80,6 +80,15 @@ def _fetch(ctx: PartyContext, digest: bytes) -> tuple[bytes | None, str | None]:
         return None, f"not retrievable: {exc}"
 
 
+def _fetched(outcome: bytes | Exception) -> tuple[bytes | None, str | None]:
+    """`_fetch` of an outcome of `PartyContext.get_many`; any other error is raised."""
+    if isinstance(outcome, (BlobNotFound, IntegrityError)):
+        return None, f"not retrievable: {outcome}"
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome, None
+
+
 def _size_problem(ctx: PartyContext, vec: np.ndarray) -> str | None:
     n, bits = ctx.spec.n_params, ctx.spec.codec.ring_bits
     if vec.shape[0] != n:
@@ -125,10 +134,11 @@ class BlobChecker:
         new = [r for r in requests if r.state == RequestState.COMMITTED
                and r.request_id not in self.good and r.request_id not in self.bad]  # fmt: skip
         hashes = committed_hashes_of(self.ctx, new)
-        for request in new:
+        fetched = self.ctx.get_many([hashes[r.request_id][0] for r in new])  # together
+        for request, outcome in zip(new, fetched, strict=True):
             rid = request.request_id
             digest, key_hash = hashes[rid]
-            data, problem = _fetch(self.ctx, digest)
+            data, problem = _fetched(outcome)
             if data is not None:
                 problem = self._open_problem(request, data)
             if problem is None and data is not None:

@@ -117,7 +117,7 @@ def upload(
     feedback = ctx.spec.collab.error_feedback
     owed: dict[str, np.ndarray] = (ctx.checkpoint.load_state(RESIDUALS) or {}) if feedback else {}
     order = None if feedback else magnitude_order(delta)
-    commits: list[UploadCommitment] = []
+    sealed: list[tuple[RequestInfo, bytes, bytes]] = []  # (request, blob, key commitment)
     fresh_keys: dict[str, str] = {}
     still_owed: dict[str, np.ndarray] = {}
     for request in mine:
@@ -139,13 +139,13 @@ def upload(
                 sparse, slot=slot, masks=masks, senders=senders, codec=codec
             )
         data = corrupt(blob.data) if ctx.config.behaviour == "corrupt-upload" else blob.data
-        digest = ctx.put(data)
-        commits.append(
-            UploadCommitment(
-                request_id=request.request_id, blob_digest=digest, key_hash=blob.key_commitment
-            )
-        )
+        sealed.append((request, data, blob.key_commitment))
         fresh_keys[str(request.request_id)] = blob.fresh_key.hex()
+    digests = ctx.put_many([data for _, data, _ in sealed])  # stored together
+    commits = [
+        UploadCommitment(request_id=request.request_id, blob_digest=digest, key_hash=key_hash)
+        for (request, _, key_hash), digest in zip(sealed, digests, strict=True)
+    ]
     if clipped:
         ctx.log(f"epoch {epoch}: up to {clipped} sold entries lay beyond the codec's "
                 f"±{codec.clip} and were clipped")  # fmt: skip

@@ -89,6 +89,13 @@ class Metrics:
             self.phase_seconds[self.phase][span.kind] += spent
             self.phase_cpu_seconds[self.phase][span.kind] += span.cpu_elapsed + cpu - span.cpu_start
 
+    def add_cpu(self, kind: str, seconds: float) -> None:
+        """Charge CPU that helper threads spent for this agent (its storage requests in flight
+        together) to ``kind``; their wall time is in the caller's span already."""
+        if kind not in KINDS:
+            raise ValueError(f"unknown time kind {kind!r}")
+        self.phase_cpu_seconds[self.phase][kind] += seconds
+
     def record_tx(self, epoch: int, receipt: Any) -> None:
         self.gas[str(epoch)] += int(receipt["gasUsed"])
         self.transactions[str(epoch)] += 1

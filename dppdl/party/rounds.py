@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import torch
 
@@ -103,8 +105,12 @@ def score_and_report(
         ctx.log(f"epoch {epoch}: no labels from {', '.join(silent)} by the deadline")
     digests, roster_now = result
     count = ctx.participant.sample_count
-    labels = {j: decode_labels(ctx.get(d), count=count, publisher=ctx.address)
-              for j, d in digests.items()}  # fmt: skip
+    blobs = ctx.get_many(list(digests.values()))  # fetched together
+    for outcome in blobs:
+        if isinstance(outcome, Exception):
+            raise outcome
+    labels = {j: decode_labels(cast(bytes, blob), count=count, publisher=ctx.address)
+              for j, blob in zip(digests, blobs, strict=True)}  # fmt: skip
     active = active_mask(roster)  # the credible set when the round started, as the reference
     raw = np.zeros((n, n))
     raw[me] = cred.raw_row(labels, owner=me, n_parties=n)

@@ -62,6 +62,7 @@ def fake_context(chain: FakeChain, blobs: dict[bytes, bytes]) -> Any:
         address=ADDRESSES[0], task_id=1, client=chain, metrics=Metrics(), cancel=threading.Event(),
         serve=None, config=SimpleNamespace(poll_interval=0.0), log=logs.append,
         participant=SimpleNamespace(sample_count=COUNT), get=blobs.__getitem__,
+        get_many=lambda digests: [blobs[d] for d in digests],
         checkpoint=SimpleNamespace(get=lambda k, d=None: store.get(k, d), put=store.__setitem__),
         send=lambda epoch, call, **kw: call(**kw), may_have_acted=lambda epoch: True,
     )
