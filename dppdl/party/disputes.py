@@ -74,10 +74,7 @@ def committed_hashes_of(
 
 def _fetch(ctx: PartyContext, digest: bytes) -> tuple[bytes | None, str | None]:
     """The committed blob, or None and why not (a missing or corrupt blob is the uploader's)."""
-    try:
-        return ctx.get(digest), None
-    except (BlobNotFound, IntegrityError) as exc:
-        return None, f"not retrievable: {exc}"
+    return _fetched(ctx.get_many([digest])[0])
 
 
 def _fetched(outcome: bytes | Exception) -> tuple[bytes | None, str | None]:
