@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import torch
 from eth_account import Account
@@ -77,6 +77,8 @@ def key_password(config: PartyConfig) -> str:
     return password
 
 
+T = TypeVar("T")
+
 _POOL_LOCK = threading.Lock()
 _POOL: ThreadPoolExecutor | None = None
 STORAGE_THREADS = 8  # storage requests one process keeps in flight at most, over its agents
@@ -99,6 +101,14 @@ def _outcome(call: Callable[[Any], Any], item: Any) -> tuple[Any, float]:
     except Exception as exc:  # handed to the caller, which raises or judges it
         result = exc
     return result, time.thread_time() - start
+
+
+def all_or_raise(outcomes: Sequence[T | Exception]) -> list[T]:
+    """The results of a batch of storage requests, or the first error among them raised."""
+    for outcome in outcomes:
+        if isinstance(outcome, Exception):
+            raise outcome
+    return cast(list[T], list(outcomes))
 
 
 @dataclass
@@ -185,12 +195,9 @@ class PartyContext:
 
     def put_many(self, blobs: Sequence[bytes]) -> list[bytes]:
         """`put` of several blobs, their requests in flight together; the digests in order."""
-        outcomes = self._in_flight(self.store.put, blobs)
-        for outcome in outcomes:
-            if isinstance(outcome, Exception):
-                raise outcome
+        cids = all_or_raise(self._in_flight(self.store.put, blobs))
         self.metrics.bytes_stored += sum(len(b) for b in blobs)
-        return [digest_from_cid(cast(str, c)) for c in outcomes]
+        return [digest_from_cid(c) for c in cids]
 
     def get_many(self, digests: Sequence[bytes]) -> list[bytes | Exception]:
         """`get` of several blobs, their requests in flight together: each blob, or the error

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import cast
-
 import numpy as np
 import torch
 
 from dppdl.chain.clients import PartyInfo, PartyStatus, TaskInfo
-from dppdl.party.context import PartyContext
+from dppdl.party.context import PartyContext, all_or_raise
 from dppdl.party.payloads import decode_labels, decode_samples, encode_label_sets
 from dppdl.party.waiting import wait_until
 from dppdl.protocol import credibility as cred
@@ -105,11 +103,8 @@ def score_and_report(
         ctx.log(f"epoch {epoch}: no labels from {', '.join(silent)} by the deadline")
     digests, roster_now = result
     count = ctx.participant.sample_count
-    blobs = ctx.get_many(list(digests.values()))  # fetched together
-    for outcome in blobs:
-        if isinstance(outcome, Exception):
-            raise outcome
-    labels = {j: decode_labels(cast(bytes, blob), count=count, publisher=ctx.address)
+    blobs = all_or_raise(ctx.get_many(list(digests.values())))  # fetched together
+    labels = {j: decode_labels(blob, count=count, publisher=ctx.address)
               for j, blob in zip(digests, blobs, strict=True)}  # fmt: skip
     active = active_mask(roster)  # the credible set when the round started, as the reference
     raw = np.zeros((n, n))
