@@ -19,13 +19,14 @@ from __future__ import annotations
 import argparse
 import fcntl
 import json
+import multiprocessing
 import os
 import statistics
 import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 
@@ -34,7 +35,13 @@ from dppdl.errors import ConfigError, DataMissingError
 from dppdl.files import atomic_write
 from dppdl.learning.baselines import run_baseline
 from dppdl.learning.collab import CollabConfig
-from dppdl.learning.data import MnistData, load_mnist, make_partition, party_tensors
+from dppdl.learning.data import (
+    IMBALANCED_TOTALS,
+    MnistData,
+    load_mnist,
+    make_partition,
+    party_tensors,
+)
 from dppdl.learning.dpgan import DPGANConfig
 from dppdl.learning.prepared import PreparedCache
 from dppdl.learning.sgd import TrainConfig
@@ -134,9 +141,12 @@ def _fairness(setting: str, levels: list[float], sizes: list[int],
     return None
 
 
+_TAG = ""  # which cell a worker's lines are about, when several run at once
+
+
 def _say(line: str) -> None:
     """A cell's progress line, timed (a CNN P15 cell runs for most of an hour)."""
-    print(f"    {time.strftime('%H:%M:%S')} {line}", flush=True)
+    print(f"    {time.strftime('%H:%M:%S')} {_TAG}{line}", flush=True)
 
 
 def run_baseline_cell(data: MnistData, test: tuple[torch.Tensor, torch.Tensor], *, model: str,
@@ -202,12 +212,11 @@ def _run_chain_cell(*, model: str, n: int, setting: str, seed: int, gan: DPGANCo
     from dppdl.sim.config import SimulationConfig
     from dppdl.sim.simulate import run_simulation
 
-    if args.local_epochs != TrainConfig().local_epochs:
-        raise ConfigError("--chain uses the agents' 10 local epochs; drop --local-epochs")
     cfg = SimulationConfig(
         parties=n, setting=setting, model=model, epochs=args.epochs, seed=seed,
         limit=args.limit, test_limit=args.test_limit, in_process=True, gan=gan,
-        collab=collab_for(args, seed), runs_dir=args.runs_dir, timeout=24 * 3600.0,
+        train=TrainConfig(local_epochs=args.local_epochs), collab=collab_for(args, seed),
+        runs_dir=args.runs_dir, timeout=24 * 3600.0,
         prepared_cache=args.prepared_cache,
     )
     run_dir = run_simulation(cfg, log=lambda m: None)
@@ -225,9 +234,31 @@ def _run_chain_cell(*, model: str, n: int, setting: str, seed: int, gan: DPGANCo
     }
 
 
-def plan(args: argparse.Namespace) -> list[tuple[str, int, str, str, int]]:
-    """(model, n, setting, method, seed) cells: baselines for Table 5 on same-privacy only,
-    distributed also on the Table 3 settings, DPPDL on every selected setting."""
+class Cell(NamedTuple):
+    """One cell to run: what it is, and the flags it runs with (its own copy of the args)."""
+
+    model: str
+    n: int
+    setting: str
+    method: str
+    seed: int
+    args: argparse.Namespace
+
+    @property
+    def label(self) -> str:
+        return "dppdl-chain" if self.method == "dppdl" and self.args.chain else self.method
+
+    @property
+    def key(self) -> str:
+        return cell_key(self.model, self.n, self.setting, self.label, self.seed,
+                        schedule_key(self.args, self.label))  # fmt: skip
+
+
+def plan(args: argparse.Namespace) -> list[Cell]:
+    """The flags' grid of cells: baselines for Table 5 on same-privacy only, distributed also on
+    the Table 3 settings, DPPDL on every selected setting."""
+    if args.paper_set:
+        return paper_set(args)
     cells = []
     for model in args.models:
         for n in args.parties:
@@ -236,46 +267,135 @@ def plan(args: argparse.Namespace) -> list[tuple[str, int, str, str, int]]:
                     for method in args.methods:
                         if method in ("centralized", "standalone") and setting != "same-privacy":
                             continue
-                        cells.append((model, n, setting, method, seed))
+                        cells.append(Cell(model, n, setting, method, seed, args))
     return cells
 
 
-def run_all(args: argparse.Namespace) -> dict[str, Any]:
-    results = load_results(args.results)
+# The paper set (`--paper-set`): what the scorecard and Table 3/5 rows at P4 and P15 need.
+PAPER_EPOCHS = {"mlp": 90, "cnn": 30}  # each model's headline schedule (reproduce_tables.HEADLINE)
+PAPER_SEEDS = (0, 1, 2, 3, 4)  # Table 3 is a 5-seed mean
+TABLE3_SETTINGS = ("different-privacy", "imbalanced")
+
+
+def paper_set(args: argparse.Namespace) -> list[Cell]:
+    """Every cell behind the P4 and P15 tables, each model at its headline schedule (Algorithm
+    2 from the shared initial model, mean rule, the MLP for 90 epochs and the CNN for 30):
+    Table 5's baselines and DPPDL at same privacy for seed 0, DPPDL and DSSGD in the two
+    Table 3 settings for 5 seeds, and the P4 MLP's three DPPDL cells again through chain,
+    crypto and storage. Unless --eval-every is given, the parties are tested only after
+    benchmarking and at the end (finals and r do not depend on it). Costliest cells first,
+    so that parallel workers finish together."""
+    cells = []
+    for model in args.models:
+        epochs = args.epochs_flag or PAPER_EPOCHS[model]
+        own = argparse.Namespace(**vars(args))
+        own.epochs, own.start, own.chain = epochs, "init", False
+        own.baseline_epochs = args.baseline_epochs_flag or own.local_epochs + epochs
+        own.eval_every = args.eval_every_flag or epochs
+        chain = argparse.Namespace(**{**vars(own), "chain": True})
+        for n in args.parties:
+            for method in ("centralized", "distributed", "standalone", "dppdl"):
+                cells.append(Cell(model, n, "same-privacy", method, 0, own))
+            for setting in TABLE3_SETTINGS:
+                for seed in args.seeds:
+                    for method in ("dppdl", "distributed"):
+                        cells.append(Cell(model, n, setting, method, seed, own))
+            if model == "mlp" and n == 4:
+                cells += [Cell(model, n, setting, "dppdl", 0, chain) for setting in SETTINGS]
+    return sorted(cells, key=_rough_cost, reverse=True)
+
+
+def _rough_cost(cell: Cell) -> float:
+    """A cell's relative cost, only to order the paper set: SGD steps at batch size 1, a CNN
+    step about five MLP steps, DPPDL about twice its steps for the DP-GAN and labelling."""
+    a = cell.args
+    examples = 600 * cell.n
+    if cell.setting == "imbalanced":
+        examples = IMBALANCED_TOTALS.get(cell.n, examples)
+    epochs = a.baseline_epochs if cell.method != "dppdl" else a.local_epochs + a.epochs
+    factor = 2.0 if cell.method == "dppdl" else 1.0
+    return examples * epochs * factor * (5.0 if cell.model == "cnn" else 1.0)
+
+
+def run_cell(cell: Cell, data: MnistData) -> dict[str, Any]:
+    """Run one cell and describe it; the caller saves it."""
+    model, n, setting, method, seed, args = cell
+    t0 = time.perf_counter()
+    if method == "dppdl":
+        out = run_dppdl_cell(data, model=model, n=n, setting=setting, seed=seed, args=args)
+    else:
+        test = (data.test_x, data.test_y)
+        if args.test_limit is not None:
+            test = (test[0][: args.test_limit], test[1][: args.test_limit])
+        out = run_baseline_cell(data, test, model=model, n=n, setting=setting, method=method,
+                                seed=seed, args=args)  # fmt: skip
+    out.update(
+        model=model, parties=n, setting=setting, method=cell.label, seed=seed,
+        schedule=schedule_key(args, cell.label), seconds=round(time.perf_counter() - t0, 1),
+        finished=time.strftime("%Y-%m-%d %H:%M:%S"),
+        command=" ".join(["benchmarks/reproduce.py", *sys.argv[1:]]),
+    )
+    return out
+
+
+def _load_data() -> MnistData:
     try:
-        data = load_mnist()
+        return load_mnist()
     except DataMissingError as exc:
         raise SystemExit(f"error: {exc}") from None
-    test = (data.test_x, data.test_y)
-    if args.test_limit is not None:
-        test = (test[0][: args.test_limit], test[1][: args.test_limit])
+
+
+_WORKER_DATA: MnistData | None = None
+
+
+def _worker_start(threads: int) -> None:
+    global _WORKER_DATA
+    torch.set_num_threads(threads)
+    _WORKER_DATA = _load_data()
+
+
+def _worker_run(cell: Cell) -> tuple[Cell, dict[str, Any]]:
+    assert _WORKER_DATA is not None
+    global _TAG
+    _TAG = f"{cell.model} P{cell.n} {cell.setting} {cell.label} seed {cell.seed}: "
+    return cell, run_cell(cell, _WORKER_DATA)
+
+
+def run_all(args: argparse.Namespace) -> dict[str, Any]:
+    """Run the planned cells (in `args.jobs` worker processes if more than one), saving each
+    cell to the results file as it finishes."""
+    results = load_results(args.results)
     cells = plan(args)
-    print(f"{len(cells)} cells, schedule {schedule_key(args)}, "
-          f"torch threads {torch.get_num_threads()}")
-    for model, n, setting, method, seed in cells:
-        label = "dppdl-chain" if method == "dppdl" and args.chain else method
-        schedule = schedule_key(args, label)
-        key = cell_key(model, n, setting, label, seed, schedule)
-        if key in results["cells"] and args.skip_done:
-            print(f"  skip {key} (done)")
-            continue
-        print(f"  run {key} (started {time.strftime('%H:%M:%S')})", flush=True)
-        t0 = time.perf_counter()
-        if method == "dppdl":
-            out = run_dppdl_cell(data, model=model, n=n, setting=setting, seed=seed, args=args)
-        else:
-            out = run_baseline_cell(data, test, model=model, n=n, setting=setting,
-                                    method=method, seed=seed, args=args)
-        out.update(
-            model=model, parties=n, setting=setting, method=label, seed=seed,
-            schedule=schedule, seconds=round(time.perf_counter() - t0, 1),
-            finished=time.strftime("%Y-%m-%d %H:%M:%S"),
-            command=" ".join(["benchmarks/reproduce.py", *sys.argv[1:]]),
-        )
-        results = save_cell(args.results, key, out)
+    todo = [c for c in cells if not (args.skip_done and c.key in results["cells"])]
+    for c in cells:
+        if c not in todo:
+            print(f"  skip {c.key} (done)")
+    what = "the paper set" if args.paper_set else f"schedule {schedule_key(args)}"
+    print(f"{len(todo)} of {len(cells)} cells to run ({what}), {args.jobs} at a time, "
+          f"torch threads {args.threads} each", flush=True)
+    t0 = time.perf_counter()
+
+    def finished(k: int, cell: Cell, out: dict[str, Any]) -> dict[str, Any]:
+        saved = save_cell(args.results, cell.key, out)
         fair = "" if out["fairness"] is None else f"  r = {out['fairness']:+.2f}"
-        print(f"  {key}: best {100 * out['best']:.2f}%  mean {100 * out['mean']:.2f}%{fair}"
-              f"  ({out['seconds']:.0f} s)", flush=True)
+        elapsed = time.strftime("%H:%M:%S", time.gmtime(time.perf_counter() - t0))
+        print(f"  [{k}/{len(todo)}, {elapsed} in] {cell.key}: best {100 * out['best']:.2f}%  "
+              f"mean {100 * out['mean']:.2f}%{fair}  ({out['seconds']:.0f} s)", flush=True)
+        return saved
+
+    if args.jobs == 1:
+        data = _load_data()
+        for k, cell in enumerate(todo, 1):
+            print(f"  run {cell.key} (started {time.strftime('%H:%M:%S')})", flush=True)
+            results = finished(k, cell, run_cell(cell, data))
+        return results
+    for cell in todo:
+        print(f"  queued {cell.key}")
+    context = multiprocessing.get_context("spawn")  # no torch state shared with the workers
+    with context.Pool(args.jobs, initializer=_worker_start, initargs=(args.threads,),
+                      maxtasksperchild=None) as pool:  # fmt: skip
+        for k, (cell, out) in enumerate(pool.imap_unordered(_worker_run, todo), 1):
+            results = finished(k, cell, out)
     return results
 
 
@@ -284,13 +404,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true",
                    help="P4 MLP, seed 0, 2 DPPDL epochs, 3 local epochs, 300 examples/party, "
                         "DP-GAN 10 epochs, 2,000 test examples (minutes; not the paper's numbers)")
-    p.add_argument("--models", default="mlp", help="mlp,cnn")
-    p.add_argument("--parties", default="4", help="4,15 (30,50 need --large)")
+    p.add_argument("--paper-set", action="store_true",
+                   help="every cell behind the P4 and P15 tables at each model's headline "
+                        "schedule (MLP 90 epochs, CNN 30, from the initial model): Table 5 "
+                        "for seed 0, Table 3 for --seeds (default 0-4), the P4 MLP also on the "
+                        "chain; tested after benchmarking and at the end")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="cells run at once, each in its own process (this machine: 2)")
+    p.add_argument("--models", default=None, help="mlp,cnn (default mlp; paper set both)")
+    p.add_argument("--parties", default=None,
+                   help="4,15 (30,50 need --large; default 4, paper set 4,15)")
     p.add_argument("--large", action="store_true", help="allow 30 and 50 parties")
-    p.add_argument("--settings", default=",".join(SETTINGS))
-    p.add_argument("--methods", default=",".join(METHODS))
-    p.add_argument("--seeds", default="0", help="e.g. 0,1,2,3,4 for Table 3")
-    p.add_argument("--epochs", type=int, default=10, help="DPPDL collaborative epochs")
+    p.add_argument("--settings", default=None, help=f"default {','.join(SETTINGS)}")
+    p.add_argument("--methods", default=None, help=f"default {','.join(METHODS)}")
+    p.add_argument("--seeds", default=None,
+                   help="e.g. 0,1,2,3,4 for Table 3 (default 0; paper set 0,1,2,3,4)")
+    p.add_argument("--epochs", type=int, default=None,
+                   help="DPPDL collaborative epochs (default 10; paper set: the model's)")
     p.add_argument("--local-epochs", type=int, default=10,
                    help="local epochs before collaboration (paper: 10)")
     p.add_argument("--baseline-epochs", type=int, default=None,
@@ -299,10 +429,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="DP-GAN epochs (ε = 4, δ = 1e-5 kept; default DPGANConfig's)")
     p.add_argument("--limit", type=int, default=None, help="examples per party (tiny runs)")
     p.add_argument("--test-limit", type=int, default=None, help="MNIST test examples")
-    p.add_argument("--eval-every", type=int, default=1, metavar="K",
+    p.add_argument("--eval-every", type=int, default=None, metavar="K",
                    help="test the parties every K-th epoch and the last (DPPDL also after "
-                        "benchmarking; the curves thin out, finals and r do not change)")
+                        "benchmarking; the curves thin out, finals and r do not change); "
+                        "default 1, paper set only the last")
     add_collab_args(p, init_seed=False)  # the shared initial model follows each cell's seed
+    p.set_defaults(start=None)  # so that the paper set can tell a given --start
     p.add_argument("--chain", action="store_true",
                    help="DPPDL cells through chain + crypto + storage (run_simulation)")
     p.add_argument("--runs-dir", type=Path, default=ROOT / "runs", help="for --chain runs")
@@ -316,12 +448,33 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="only regenerate --doc's scorecard and tables (and --plots)")
     p.add_argument("--skip-done", action="store_true", help="skip cells already in --results")
     args = p.parse_args(argv)
+    if args.paper_set:
+        if args.settings or args.methods or args.chain:
+            raise ConfigError("--paper-set chooses the settings, methods and chain cells itself; "
+                              "drop --settings, --methods and --chain")
+        if args.start not in (None, "init"):
+            raise ConfigError("--paper-set runs Algorithm 2 from the initial model; drop --start")
+        args.models = args.models or "mlp,cnn"
+        args.parties = args.parties or "4,15"
+        args.seeds = args.seeds or ",".join(map(str, PAPER_SEEDS))
     if args.quick:
         args.epochs, args.local_epochs, args.limit, args.test_limit = 2, 3, 300, 2000
         args.gan_epochs = args.gan_epochs or 10
-        args.models, args.parties, args.seeds = "mlp", "4", "0"
-    args.models = _csv(args.models, ("mlp", "cnn"))
-    args.parties = _ints(args.parties)
+        if args.paper_set:  # the whole plan in miniature: P4, two seeds
+            args.parties, args.seeds = "4", "0,1"
+        else:
+            args.models, args.parties, args.seeds = "mlp", "4", "0"
+    # the paper set's cells take each model's own epochs unless these are given
+    args.epochs_flag, args.baseline_epochs_flag = args.epochs, args.baseline_epochs
+    args.eval_every_flag = args.eval_every
+    args.epochs = 10 if args.epochs is None else args.epochs
+    args.start = args.start or CollabConfig().start
+    args.eval_every = 1 if args.eval_every is None else args.eval_every
+    args.settings = args.settings or ",".join(SETTINGS)
+    args.methods = args.methods or ",".join(METHODS)
+    args.models = _csv(args.models or "mlp", ("mlp", "cnn"))
+    args.parties = _ints(args.parties or "4")
+    args.seeds = args.seeds or "0"
     allowed = ALL_PARTIES if args.large else (4, 15)
     if any(n not in allowed for n in args.parties):
         raise ConfigError(f"--parties must be among {allowed} (30 and 50 need --large)")
@@ -332,6 +485,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.baseline_epochs = args.local_epochs + args.epochs
     if args.eval_every < 1:
         raise ConfigError(f"--eval-every must be >= 1, got {args.eval_every}")
+    if args.jobs < 1:
+        raise ConfigError(f"--jobs must be >= 1, got {args.jobs}")
     if args.epochs < 1 or args.baseline_epochs < 1 or args.local_epochs < 0:
         raise ConfigError("--epochs and --baseline-epochs must be >= 1, --local-epochs >= 0")
     if args.prepared_cache is not None:
@@ -352,9 +507,7 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         results = run_all(args)
         print(f"total {time.perf_counter() - t0:.0f} s")
-        keys = [cell_key(m, n, st, "dppdl-chain" if me == "dppdl" and args.chain else me, sd,
-                         schedule_key(args, me)) for m, n, st, me, sd in plan(args)]
-        print(quick_table(results, keys))
+        print(quick_table(results, [c.key for c in plan(args)]))
     if args.doc is not None:
         write_doc(args.doc, load_results(args.results))
     if args.plots is not None:

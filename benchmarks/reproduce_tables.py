@@ -294,20 +294,21 @@ def plot_curves(results: dict[str, Any], img_dir: Path) -> list[Path]:
 
 
 def quick_table(results: dict[str, Any], keys: list[str]) -> str:
-    lines = [f"{'cell':<58} {'best %':>7} {'mean %':>7} {'paper %':>8} {'r':>6}"]
+    """The terminal table of a run: one line per cell of `keys` that the results hold."""
+    rows = []
     for key in keys:
         c = results["cells"].get(key)
         if c is None:
             continue
         row = c["method"] if not c["method"].startswith("dppdl") else f"dppdl/{c['setting']}"
         paper = PAPER_ACC[c["model"]].get(row)
-        row = c["method"] if c["method"] != "dppdl-chain" else f"dppdl-chain/{c['setting']}"
         col = ALL_PARTIES.index(c["parties"]) if c["parties"] in ALL_PARTIES else None
         p = f"{paper[col]:.2f}" if paper and col is not None else "-"
         r = "-" if c["fairness"] is None else f"{c['fairness']:+.2f}"
         if c["setting"] != "same-privacy" and not c["method"].startswith("dppdl"):
             p = "-"  # the paper's Table 5 baselines are on the same-privacy partition
-        label = f"{c['model']} P{c['parties']} {row} ({c['setting']}) seed {c['seed']}"
-        lines.append(f"{label:<58} "
-                     f"{100 * c['best']:7.2f} {100 * c['mean']:7.2f} {p:>8} {r:>6}")
-    return "\n".join(lines)
+        label = f"{c['model']} P{c['parties']} {c['method']} ({c['setting']}) seed {c['seed']}"
+        rows.append((label, f"{100 * c['best']:7.2f} {100 * c['mean']:7.2f} {p:>8} {r:>6}"))
+    width = max([len("cell"), *(len(label) for label, _ in rows)])
+    head = f"{'cell':<{width}} {'best %':>7} {'mean %':>7} {'paper %':>8} {'r':>6}"
+    return "\n".join([head, *(f"{label:<{width}} {numbers}" for label, numbers in rows)])

@@ -1,12 +1,15 @@
-"""SGD settings shared by the looped and the batched trainer."""
+"""SGD settings shared by the looped and the batched trainer (no torch import, so that configs
+and command lines can name them cheaply)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import torch
+from typing import TYPE_CHECKING
 
 from dppdl.errors import ConfigError
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass(frozen=True)

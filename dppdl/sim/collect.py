@@ -111,9 +111,10 @@ def assemble_run(*, config: SimulationConfig, run_id: str, client: DppdlClient, 
                     else v
                 )
                 for k, v in vars(config).items()
-                if k not in ("gan", "windows", "collab")
+                if k not in ("gan", "train", "windows", "collab")
             },
             "gan": vars(config.gan),
+            "train": vars(config.train),
             "collab": vars(config.collab),
             "windows": vars(config.task_windows()),
         },

@@ -9,6 +9,7 @@ from dppdl.crypto.codec import CodecConfig
 from dppdl.errors import ConfigError
 from dppdl.learning.collab import CollabConfig
 from dppdl.learning.gan_config import DPGANConfig
+from dppdl.learning.sgd import TrainConfig
 from dppdl.party.config import BEHAVIOURS, SETTINGS
 from dppdl.party.windows import Windows
 
@@ -31,6 +32,7 @@ class SimulationConfig:
     runs_dir: Path = Path("runs")  # where runs/<id>/ is written
     prepared_cache: Path | None = None  # reuse standalone models and DP-GANs prepared before
     gan: DPGANConfig = field(default_factory=DPGANConfig)  # each party's DP-GAN (ε = 4)
+    train: TrainConfig = field(default_factory=TrainConfig)  # local SGD (lr 0.001, batch 1, ...)
     collab: CollabConfig = field(default_factory=CollabConfig)  # shared init, mean aggregation
     codec: CodecConfig = field(default_factory=CodecConfig)  # masking ring (32-bit default)
     windows: Windows | None = None  # task phase windows in blocks; None = for_parties(n)

@@ -100,7 +100,7 @@ class Simulation:
         )
         spec = TaskSpec(
             model=config.model, n_parties=config.parties, epochs=config.epochs, gan=config.gan,
-            collab=config.collab, codec=config.codec,
+            train=config.train, collab=config.collab, codec=config.codec,
         )
         store = stack.enter_context(open_store(list(stores)))
         self.client = DppdlClient.from_deployment(deployment, w3, TxSender(w3, accounts[0]))

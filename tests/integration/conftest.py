@@ -16,6 +16,7 @@ import torch  # noqa: E402
 
 from dppdl.learning.data import fetch_mnist  # noqa: E402
 from dppdl.learning.dpgan import DPGANConfig  # noqa: E402
+from dppdl.learning.train import TrainConfig  # noqa: E402
 from dppdl.sim.config import SimulationConfig, Windows  # noqa: E402
 
 # Single-threaded kernels, as the agents use (see dppdl.sim.simulate._run_in_process), so the
@@ -26,7 +27,7 @@ torch.set_num_threads(1)
 # 4 parties of 100 examples, a 2-epoch DP-GAN at ε = 4, 2 collaborative epochs, 0.25 s blocks.
 TINY = SimulationConfig(
     parties=4, epochs=2, seed=3, limit=100, test_limit=1000,
-    gan=DPGANConfig(epochs=2, batch_size=32),
+    gan=DPGANConfig(epochs=2, batch_size=32), train=TrainConfig(local_epochs=3),
     # Deadlines only matter when a party misbehaves; generous ones keep a loaded CI machine from
     # failing honest parties (the fault scenarios narrow request/upload: FAULT_WINDOWS).
     windows=Windows(benchmark=4800, request=120, upload=240, epoch=4800, join=4800),
@@ -36,7 +37,7 @@ TINY = SimulationConfig(
 
 # Credibility means something only on real DP-GAN samples: 600 examples per party (the paper's
 # same-privacy shard) and the default class-conditional DP-GAN at ε = 4.
-REAL = replace(TINY, limit=None, gan=DPGANConfig())
+REAL = replace(TINY, limit=None, gan=DPGANConfig(), train=TrainConfig())
 
 # The scenarios that wait out the upload deadline (a dropout's refund; the reveals after a lost
 # dispute, which the chain takes only after that deadline) get 15 s to request and 30 s to

@@ -84,8 +84,8 @@ def test_chain_path_matches_the_reference_runner(
     cached = sorted(tiny.prepared_cache.glob("*.pt"))
     reference = run_reference(ReferenceConfig(
         n_parties=tiny.parties, setting=tiny.setting, model=tiny.model, epochs=tiny.epochs,
-        seed=tiny.seed, gan=tiny.gan, train_limit=tiny.limit, test_limit=tiny.test_limit,
-        collab=collab,
+        seed=tiny.seed, gan=tiny.gan, train=tiny.train, train_limit=tiny.limit,
+        test_limit=tiny.test_limit, collab=collab,
     ))
     # Execute
     with Simulation(replace(tiny, in_process=True, collab=collab), log=_keep([])) as sim:
