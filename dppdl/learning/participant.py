@@ -222,34 +222,47 @@ class Participant:
 
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to resume: weights, SGD generator and step count, the DP-GAN."""
-        gan = None
-        if self.gan is not None:
-            gan = {
-                "generator": self.gan.generator.state_dict(),
-                "dp_epsilon_spent": self.gan.dp_epsilon_spent,
-                "delta": self.gan.delta,
-                "steps": self.gan.steps,
-                "seconds": self.gan.seconds,
-                "noise_multiplier": self.gan.noise_multiplier,
-            }
+        return {**self.model_state(), "collaborating": self.collaborating,
+                "gan": self.gan_state()}  # fmt: skip
+
+    def model_state(self) -> dict[str, Any]:
+        """The classifier's part of `state_dict`: weights, SGD generator, step count."""
         return {
             "index": self.index,
             "model": {k: v.clone() for k, v in self.model.state_dict().items()},
             "generator": self.generator.get_state(),
             "steps": self.steps,
-            "collaborating": self.collaborating,
-            "gan": gan,
+        }
+
+    def gan_state(self) -> dict[str, Any] | None:
+        """The DP-GAN's part of `state_dict` (None before `train_gan`)."""
+        if self.gan is None:
+            return None
+        return {
+            "generator": self.gan.generator.state_dict(),
+            "dp_epsilon_spent": self.gan.dp_epsilon_spent,
+            "delta": self.gan.delta,
+            "steps": self.gan.steps,
+            "seconds": self.gan.seconds,
+            "noise_multiplier": self.gan.noise_multiplier,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore from `state_dict()`; the party's data and configs come from the constructor."""
+        self.load_model_state(state)
+        self.collaborating = bool(state.get("collaborating", False))
+        self.load_gan_state(state["gan"])
+
+    def load_model_state(self, state: dict[str, Any]) -> None:
+        """Restore the classifier from `model_state()` (or a whole `state_dict()`)."""
         if state.get("index") != self.index:
             raise ConfigError(f"checkpoint is for party {state.get('index')}, not {self.index}")
         self.model.load_state_dict(state["model"])
         self.generator.set_state(state["generator"])
         self.steps = int(state["steps"])
-        self.collaborating = bool(state.get("collaborating", False))
-        gan = state["gan"]
+
+    def load_gan_state(self, gan: dict[str, Any] | None) -> None:
+        """Restore the DP-GAN from `gan_state()`; None leaves the party without one."""
         if gan is None:
             self.gan = None
             return

@@ -104,29 +104,39 @@ class PartyAgent:
         )
 
     def _prepare(self) -> DPGANResult:
-        """Pretrain and train the DP-GAN, or restore both from the prepared cache if it has
-        them (the same shard, seeds, configs and code: the same result, see its module)."""
+        """Pretrain and train the DP-GAN, or restore either from the prepared cache if it has
+        it (the same shard, seeds, configs and code: the same result, see its module)."""
         ctx, p = self.ctx, self.ctx.participant
         folder = ctx.config.prepared_cache
-        entry = None if folder is None else PreparedCache(folder, log=ctx.log).entry(p)
+        cache = None if folder is None else PreparedCache(folder, log=ctx.log)
+        model = None if cache is None else cache.model_entry(p)
+        model_hit = False
+        if model is not None and model.restore():
+            model_hit = True
+            ctx.log(f"standalone model restored from {model.path}")
+        else:
+            ctx.log(f"pretraining the standalone model on {p.n_examples} examples")
+            with ctx.metrics.timed("training"):
+                p.pretrain()
+            if model is not None:
+                model.save()
+        entry = None if cache is None else cache.gan_entry(p)
+        gan_hit = False
         if entry is not None and entry.restore():
-            gan = p.trained_gan  # restore loads the DP-GAN with the model
-            ctx.metrics.prepared_from_cache = True
-            ctx.log(f"standalone model and DP-GAN restored from {entry.path} "
+            gan_hit, gan = True, p.trained_gan
+            ctx.log(f"DP-GAN restored from {entry.path} "
                     f"(ε = {gan.dp_epsilon_spent:.2f} at δ = {gan.delta:g})")  # fmt: skip
-            return gan
-        ctx.log(f"pretraining the standalone model on {p.n_examples} examples")
-        with ctx.metrics.timed("training"):
-            p.pretrain()
-        ctx.log("training the DP-GAN")
-        with ctx.metrics.timed("dpgan"):
-            gan = p.train_gan()
-        ctx.log(
-            f"DP-GAN done: ε = {gan.dp_epsilon_spent:.2f} at δ = {gan.delta:g} "
-            f"({gan.steps} steps, {gan.seconds:.1f} s)"
-        )
-        if entry is not None:
-            entry.save()
+        else:
+            ctx.log("training the DP-GAN")
+            with ctx.metrics.timed("dpgan"):
+                gan = p.train_gan()
+            ctx.log(
+                f"DP-GAN done: ε = {gan.dp_epsilon_spent:.2f} at δ = {gan.delta:g} "
+                f"({gan.steps} steps, {gan.seconds:.1f} s)"
+            )
+            if entry is not None:
+                entry.save()
+        ctx.metrics.prepared_from_cache = model_hit and gan_hit
         return gan
 
     def _benchmark(self, task: TaskInfo, roster: list[PartyInfo]) -> None:

@@ -29,7 +29,7 @@ from dppdl.learning.participant import (
     participant_for_shard,
     pretrain_many,
 )
-from dppdl.learning.prepared import PreparedCache
+from dppdl.learning.prepared import PreparedCache, restore_all
 from dppdl.learning.train import Say, accuracy_summary, is_test_round, silent
 from dppdl.protocol import credibility as cred
 from dppdl.protocol import points
@@ -105,29 +105,33 @@ def build_participants(config: ReferenceConfig, data: MnistData) -> list[Partici
 def _prepare(config: ReferenceConfig, data: MnistData, clock: _Clock, say: Say
              ) -> tuple[list[Participant], bool]:  # fmt: skip
     """The parties, pretrained and with their DP-GANs; True if all came from the prepared
-    cache (restored all or none: a batched run's rounding depends on the whole batch)."""
+    cache. The standalone models are restored all or none (a batched run's rounding depends on
+    the whole batch), each DP-GAN on its own (a run of the other model may have stored it)."""
     parties = build_participants(config, data)
     cache = None if config.prepared_cache is None else PreparedCache(config.prepared_cache)
-    entries = [] if cache is None else cache.entries(parties, batched=config.batched)
-    if entries and all(e.path.exists() for e in entries):
-        hits = [e.restore() for e in entries]
-        if all(hits):
-            say(f"restored {len(parties)} standalone models and DP-GANs from "
-                f"{config.prepared_cache}")
-            return parties, True
-        if any(hits):  # a damaged entry: start every party afresh
-            parties = build_participants(config, data)
-            entries = cache.entries(parties, batched=config.batched) if cache else []
-    say(f"pretraining {len(parties)} standalone models")
-    with clock.phase("pretrain"):
-        pretrain_many(parties, batched=config.batched)
-    with clock.phase("dpgan"):
-        for k, p in enumerate(parties, 1):
-            gan = p.train_gan()
-            say(f"DP-GAN {k}/{len(parties)}: ε = {gan.dp_epsilon_spent:.2f}")
-    for e in entries:
-        e.save()
-    return parties, False
+    models = [] if cache is None else cache.model_entries(parties, batched=config.batched)
+    gans = [] if cache is None else [cache.gan_entry(p) for p in parties]
+    models_restored = restore_all(models)
+    if models_restored:
+        say(f"restored {len(parties)} standalone models from {config.prepared_cache}")
+    else:
+        say(f"pretraining {len(parties)} standalone models")
+        with clock.phase("pretrain"):
+            pretrain_many(parties, batched=config.batched)
+        for e in models:
+            e.save()
+    restored = [e.restore() for e in gans] or [False] * len(parties)
+    if any(restored):
+        say(f"restored {sum(restored)} DP-GANs from {config.prepared_cache}")
+    todo = [k for k, hit in enumerate(restored) if not hit]
+    if todo:
+        with clock.phase("dpgan"):
+            for done, k in enumerate(todo, 1):
+                gan = parties[k].train_gan()
+                say(f"DP-GAN {done}/{len(todo)}: ε = {gan.dp_epsilon_spent:.2f}")
+                if gans:
+                    gans[k].save()
+    return parties, models_restored and not todo
 
 
 class _Clock:

@@ -99,8 +99,9 @@ def test_chain_path_matches_the_reference_runner(
     assert run["points"] == reference.balances
     np.testing.assert_allclose(run["credibility"], reference.credibility, atol=1e-6)
     np.testing.assert_allclose(run["accuracy"], np.array(reference.accuracy).T, atol=0.002)
-    assert [p["prepared_from_cache"] for p in run["parties"]] == [len(cached) == 4] * 4
-    assert len(cached) in (0, 4) and len(list(tiny.prepared_cache.glob("*.pt"))) == 4
+    # a standalone model and a DP-GAN per party
+    assert [p["prepared_from_cache"] for p in run["parties"]] == [len(cached) == 8] * 4
+    assert len(cached) in (0, 8) and len(list(tiny.prepared_cache.glob("*.pt"))) == 8
 
 
 def test_a_random_labeller_is_removed_by_the_others(real: SimulationConfig) -> None:
