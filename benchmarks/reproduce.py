@@ -24,6 +24,7 @@ import os
 import statistics
 import sys
 import time
+import traceback
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -49,7 +50,13 @@ from dppdl.protocol.fairness import fairness_or_none
 from dppdl.sim.reference import ReferenceConfig, run_reference
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from reproduce_tables import ALL_PARTIES, plot_curves, quick_table, write_doc  # noqa: E402
+from reproduce_tables import (  # noqa: E402
+    ALL_PARTIES,
+    HEADLINE,
+    plot_curves,
+    quick_table,
+    write_doc,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "docs" / "reproduce-results.json"
@@ -272,7 +279,8 @@ def plan(args: argparse.Namespace) -> list[Cell]:
 
 
 # The paper set (`--paper-set`): what the scorecard and Table 3/5 rows at P4 and P15 need.
-PAPER_EPOCHS = {"mlp": 90, "cnn": 30}  # each model's headline schedule (reproduce_tables.HEADLINE)
+# each model's collaborative epochs in the headline schedule the scorecard reads ("E90/...")
+PAPER_EPOCHS = {model: int(schedule.split("/")[0][1:]) for model, schedule in HEADLINE.items()}
 PAPER_SEEDS = (0, 1, 2, 3, 4)  # Table 3 is a 5-seed mean
 TABLE3_SETTINGS = ("different-privacy", "imbalanced")
 
@@ -354,11 +362,20 @@ def _worker_start(threads: int) -> None:
     _WORKER_DATA = _load_data()
 
 
-def _worker_run(cell: Cell) -> tuple[Cell, dict[str, Any]]:
+def _worker_run(cell: Cell) -> tuple[Cell, dict[str, Any] | str]:
     assert _WORKER_DATA is not None
     global _TAG
     _TAG = f"{cell.model} P{cell.n} {cell.setting} {cell.label} seed {cell.seed}: "
-    return cell, run_cell(cell, _WORKER_DATA)
+    return cell, _run_or_report(cell, _WORKER_DATA)
+
+
+def _run_or_report(cell: Cell, data: MnistData) -> dict[str, Any] | str:
+    """The cell's results, or the traceback of what stopped it: one failed cell of a
+    many-hour set must not take the others with it."""
+    try:
+        return run_cell(cell, data)
+    except Exception:  # reported with its traceback, and the run exits non-zero at the end
+        return traceback.format_exc()
 
 
 def run_all(args: argparse.Namespace) -> dict[str, Any]:
@@ -374,29 +391,43 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
     print(f"{len(todo)} of {len(cells)} cells to run ({what}), {args.jobs} at a time, "
           f"torch threads {args.threads} each", flush=True)
     t0 = time.perf_counter()
+    failed: list[str] = []
 
-    def finished(k: int, cell: Cell, out: dict[str, Any]) -> dict[str, Any]:
-        saved = save_cell(args.results, cell.key, out)
-        fair = "" if out["fairness"] is None else f"  r = {out['fairness']:+.2f}"
+    def finished(k: int, cell: Cell, out: dict[str, Any] | str) -> None:
+        nonlocal results
         elapsed = time.strftime("%H:%M:%S", time.gmtime(time.perf_counter() - t0))
+        if isinstance(out, str):
+            failed.append(cell.key)
+            print(f"  [{k}/{len(todo)}, {elapsed} in] FAILED {cell.key}:\n{out}", flush=True)
+            return
+        results = save_cell(args.results, cell.key, out)
+        fair = "" if out["fairness"] is None else f"  r = {out['fairness']:+.2f}"
         print(f"  [{k}/{len(todo)}, {elapsed} in] {cell.key}: best {100 * out['best']:.2f}%  "
               f"mean {100 * out['mean']:.2f}%{fair}  ({out['seconds']:.0f} s)", flush=True)
-        return saved
 
     if args.jobs == 1:
         data = _load_data()
         for k, cell in enumerate(todo, 1):
             print(f"  run {cell.key} (started {time.strftime('%H:%M:%S')})", flush=True)
-            results = finished(k, cell, run_cell(cell, data))
-        return results
-    for cell in todo:
-        print(f"  queued {cell.key}")
-    context = multiprocessing.get_context("spawn")  # no torch state shared with the workers
-    with context.Pool(args.jobs, initializer=_worker_start, initargs=(args.threads,),
-                      maxtasksperchild=None) as pool:  # fmt: skip
-        for k, (cell, out) in enumerate(pool.imap_unordered(_worker_run, todo), 1):
-            results = finished(k, cell, out)
+            finished(k, cell, _run_or_report(cell, data))
+    else:
+        for cell in todo:
+            print(f"  queued {cell.key}")
+        context = multiprocessing.get_context("spawn")  # no torch state shared with workers
+        with context.Pool(args.jobs, initializer=_worker_start, initargs=(args.threads,)) as pool:
+            for k, (cell, out) in enumerate(pool.imap_unordered(_worker_run, todo), 1):
+                finished(k, cell, out)
+    if failed:
+        raise CellsFailed(failed)
     return results
+
+
+class CellsFailed(Exception):
+    """Cells that stopped with an error (each printed with its traceback as it failed)."""
+
+    def __init__(self, keys: list[str]) -> None:
+        super().__init__(f"{len(keys)} cell(s) failed: " + ", ".join(keys))
+        self.keys = keys
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -503,16 +534,22 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
     results = load_results(args.results)
+    status = 0
     if not args.tables_only:
         t0 = time.perf_counter()
-        results = run_all(args)
+        try:
+            results = run_all(args)
+        except CellsFailed as exc:
+            results, status = load_results(args.results), 1
+            print(f"error: {exc} (see their tracebacks above; --skip-done runs only them)",
+                  file=sys.stderr)  # fmt: skip
         print(f"total {time.perf_counter() - t0:.0f} s")
         print(quick_table(results, [c.key for c in plan(args)]))
     if args.doc is not None:
         write_doc(args.doc, load_results(args.results))
     if args.plots is not None:
         plot_curves(load_results(args.results), args.plots)
-    return 0
+    return status
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from dppdl.crypto.blob import Slot
 from dppdl.crypto.onion import open_blob, open_with_key
 from dppdl.errors import DecryptionError
 from dppdl.party.context import PartyContext
-from dppdl.party.waiting import pause, wait_until
+from dppdl.party.waiting import pause, sleep, wait_until
 from storage import BlobNotFound, IntegrityError, StorageUnavailable
 
 # Outcomes that mark the uploader: its blob stays out of the receiver's sum, and the other
@@ -31,6 +31,10 @@ LATE_VOTE = tuple(revert_class(name) for name in (
     "DisputeAlreadyVoted", "DisputeWrongState", "DisputeVoteClosed", "DisputeVoterIneligible"))
 # Blocks past a dispute's last window that a party waits for someone to settle it.
 SETTLE_SLACK_BLOCKS = 5
+# Polls for a committed request's UploadCommitted log before giving up. A node can answer a
+# view with a block's state before that block's logs are stored (seen once on Anvil with four
+# processes on two cores: the log query at the commit block came back empty).
+LOG_LAG_POLLS = 25
 
 
 def _addr(address: str) -> bytes:
@@ -60,16 +64,19 @@ def committed_hashes_of(
     if not requests:
         return {}
     ids = [r.request_id for r in requests]
-    with ctx.metrics.timed("chain"):
-        found = ctx.client.upload_commitments(
-            ctx.task_id, ids,
-            from_block=max(0, min(r.commit_block for r in requests) - 1),
-            to_block=max(r.commit_block for r in requests),
-        )  # fmt: skip
+    span = {"from_block": max(0, min(r.commit_block for r in requests) - 1),
+            "to_block": max(r.commit_block for r in requests)}  # fmt: skip
+    found: dict[int, tuple[bytes, bytes]] = {}
+    for attempt in range(LOG_LAG_POLLS + 1):
+        if attempt:  # the node showed the commitment's state before its block's logs
+            sleep(ctx)
+        missing = [rid for rid in ids if rid not in found]
+        with ctx.metrics.timed("chain"):
+            found.update(ctx.client.upload_commitments(ctx.task_id, missing, **span))
+        if len(found) == len(ids):
+            return {rid: found[rid] for rid in ids}
     missing = [rid for rid in ids if rid not in found]
-    if missing:
-        raise RuntimeError(f"no UploadCommitted event for request(s) {missing}")
-    return {rid: found[rid] for rid in ids}
+    raise RuntimeError(f"no UploadCommitted event for request(s) {missing}")
 
 
 def _fetch(ctx: PartyContext, digest: bytes) -> tuple[bytes | None, str | None]:

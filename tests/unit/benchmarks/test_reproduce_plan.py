@@ -86,3 +86,29 @@ def test_main_prints_one_line_for_a_refused_flag(capsys: pytest.CaptureFixture[s
     assert reproduce.main(["--paper-set", "--chain", "--results", "/nonexistent/r.json"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: --paper-set") and err.count("\n") == 1
+
+
+def test_a_failed_cell_is_reported_and_the_others_still_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Prepare: cells that finish at once, except the CNN ones, which raise
+    def fake_run(cell: reproduce.Cell, data: object) -> dict[str, object]:
+        if cell.model == "cnn":
+            raise RuntimeError("the node went away")
+        return {"best": 0.9, "mean": 0.8, "fairness": None, "seconds": 1.0, "model": cell.model,
+                "parties": cell.n, "setting": cell.setting, "method": cell.label,
+                "seed": cell.seed}
+
+    monkeypatch.setattr(reproduce, "run_cell", fake_run)
+    monkeypatch.setattr(reproduce, "_load_data", lambda: None)
+    results = tmp_path / "r.json"
+    # Execute
+    status = reproduce.main(["--models", "mlp,cnn", "--methods", "centralized", "--settings",
+                             "same-privacy", "--results", str(results)])  # fmt: skip
+    # Assert: the MLP cell saved, the CNN cell's traceback printed, a one-line error, status 1
+    out, err = capsys.readouterr()
+    assert status == 1
+    assert list(reproduce.load_results(results)["cells"]) == [
+        "mlp/p4/same-privacy/centralized/seed0/E10/L10/B20/GNone/limNone/testNone"]
+    assert "FAILED cnn/p4/same-privacy/centralized" in out and "the node went away" in out
+    assert err.startswith("error: 1 cell(s) failed: cnn/p4/") and err.count("\n") == 1
