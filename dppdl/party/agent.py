@@ -16,9 +16,14 @@ from dppdl.learning.prepared import PreparedCache
 from dppdl.party import epoch as steps
 from dppdl.party.context import PartyContext
 from dppdl.party.disputes import DisputeDuties
-from dppdl.party.payloads import encode_samples
 from dppdl.party.reveals import serve_reveals
-from dppdl.party.rounds import SampleCache, credibility_row, post_labels, score_and_report
+from dppdl.party.rounds import (
+    SampleCache,
+    credibility_row,
+    post_labels,
+    publish_samples,
+    score_and_report,
+)
 from dppdl.party.waiting import pause
 
 RESULT_FILE = "result.json"
@@ -84,7 +89,7 @@ class PartyAgent:
                 ctx.metrics.accuracy["0"] = p.evaluate(ctx.test_x, ctx.test_y)
             ctx.save_learner(prepared=True)
         samples = np.stack([p.release_samples(round=r).numpy() for r in range(ctx.spec.epochs + 1)])
-        digest = ctx.put(encode_samples(samples))
+        digest = publish_samples(ctx, samples)
         try:
             ctx.send(
                 0,

@@ -55,6 +55,55 @@ def decode_samples(data: bytes, *, rounds: int) -> np.ndarray:
     return array
 
 
+SAMPLES_INDEX_MAGIC = b"DPPDL samples index 1\n"
+# Data bytes per samples chunk: a publisher's rounds of samples grow with epochs and ε_i·|D_i|
+# (90 epochs of 213 samples are 79 MB) past what one blob may hold (storage's 64 MiB).
+SAMPLES_CHUNK_BYTES = 16 * 1024 * 1024
+
+
+def encode_sample_chunks(
+    samples: np.ndarray, *, chunk_bytes: int = SAMPLES_CHUNK_BYTES
+) -> list[tuple[bytes, int]]:
+    """`encode_samples` of consecutive runs of whole rounds, each at most `chunk_bytes` of
+    data (at least one round): (blob, rounds) in order. One chunk is the plain samples blob."""
+    per_round = max(1, int(np.asarray(samples[0], dtype=np.float32).nbytes))
+    step = max(1, chunk_bytes // per_round)
+    return [(encode_samples(samples[lo : lo + step]), len(samples[lo : lo + step]))
+            for lo in range(0, len(samples), step)]  # fmt: skip
+
+
+def encode_sample_index(chunks: list[tuple[bytes, int]]) -> bytes:
+    """The blob whose digest a publisher posts when its samples take several chunks: the
+    chunks' (sha2-256 digest, rounds) in order."""
+    body = [[digest.hex(), rounds] for digest, rounds in chunks]
+    return SAMPLES_INDEX_MAGIC + json.dumps(body).encode()
+
+
+def decode_sample_index(data: bytes, *, rounds: int) -> list[tuple[bytes, int]] | None:
+    """The chunks an index blob lists, None if `data` is not an index (a plain samples blob).
+    The chunks' rounds must add up to `rounds`."""
+    if not data.startswith(SAMPLES_INDEX_MAGIC):
+        return None
+    try:
+        body = json.loads(data[len(SAMPLES_INDEX_MAGIC) :])
+        chunks = [(bytes.fromhex(d), int(r)) for d, r in body]
+    except (ValueError, TypeError) as exc:
+        raise PayloadError(f"samples index blob is malformed: {exc}") from None
+    if (not chunks or any(len(d) != 32 or r < 1 for d, r in chunks)
+            or sum(r for _, r in chunks) != rounds):  # fmt: skip
+        raise PayloadError(f"samples index blob lists {[r for _, r in chunks]} rounds of "
+                           f"32-byte digests, expected {rounds} in all")  # fmt: skip
+    return chunks
+
+
+def join_sample_chunks(blobs: list[bytes], chunks: list[tuple[bytes, int]]) -> np.ndarray:
+    """The samples of all rounds from the chunk blobs an index lists (in its order)."""
+    parts = [decode_samples(b, rounds=r) for b, (_, r) in zip(blobs, chunks, strict=True)]
+    if len({p.shape[1] for p in parts}) != 1:
+        raise PayloadError("samples chunks hold different numbers of samples per round")
+    return np.concatenate(parts)
+
+
 LABEL_SETS_MAGIC = b"DPPDL label sets 1\n"
 _HEADER_LENGTH = 4  # bytes of the big-endian length of the JSON header that follows the magic
 

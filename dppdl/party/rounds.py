@@ -7,7 +7,15 @@ import torch
 
 from dppdl.chain.clients import PartyInfo, PartyStatus, TaskInfo
 from dppdl.party.context import PartyContext, all_or_raise
-from dppdl.party.payloads import decode_labels, decode_samples, encode_label_sets
+from dppdl.party.payloads import (
+    decode_labels,
+    decode_sample_index,
+    decode_samples,
+    encode_label_sets,
+    encode_sample_chunks,
+    encode_sample_index,
+    join_sample_chunks,
+)
 from dppdl.party.waiting import wait_until
 from dppdl.protocol import credibility as cred
 
@@ -26,6 +34,17 @@ def my_index(ctx: PartyContext, roster: list[PartyInfo]) -> int:
     raise RuntimeError(f"{ctx.address} is not in the roster of task {ctx.task_id}")
 
 
+def publish_samples(ctx: PartyContext, samples: np.ndarray) -> bytes:
+    """Store every round's samples; the digest to post on-chain: of the one samples blob, or,
+    when the rounds take several chunks, of an index of them (`SampleCache` reads both)."""
+    chunks = encode_sample_chunks(samples)
+    if len(chunks) == 1:
+        return ctx.put(chunks[0][0])
+    stored = ctx.put_many([blob for blob, _ in chunks])
+    return ctx.put(encode_sample_index(
+        [(d, rounds) for d, (_, rounds) in zip(stored, chunks, strict=True)]))  # fmt: skip
+
+
 class SampleCache:
     """Each publisher's sample blob, fetched once per run and checked against its digest."""
 
@@ -36,10 +55,18 @@ class SampleCache:
     def round_of(self, publisher: PartyInfo, round: int) -> torch.Tensor:
         digest = publisher.samples_digest
         if digest not in self._by_digest:
-            self._by_digest[digest] = decode_samples(
-                self.ctx.get(digest), rounds=self.ctx.spec.epochs + 1
-            )
+            self._by_digest[digest] = self._fetch(digest)
         return torch.from_numpy(self._by_digest[digest][round])
+
+    def _fetch(self, digest: bytes) -> np.ndarray:
+        """A publisher's samples: one blob, or an index blob and the chunks it lists."""
+        rounds = self.ctx.spec.epochs + 1
+        data = self.ctx.get(digest)
+        chunks = decode_sample_index(data, rounds=rounds)
+        if chunks is None:
+            return decode_samples(data, rounds=rounds)
+        blobs = all_or_raise(self.ctx.get_many([d for d, _ in chunks]))
+        return join_sample_chunks(blobs, chunks)
 
 
 def post_labels(
