@@ -96,14 +96,6 @@ def decode_sample_index(data: bytes, *, rounds: int) -> list[tuple[bytes, int]] 
     return chunks
 
 
-def join_sample_chunks(blobs: list[bytes], chunks: list[tuple[bytes, int]]) -> np.ndarray:
-    """The samples of all rounds from the chunk blobs an index lists (in its order)."""
-    parts = [decode_samples(b, rounds=r) for b, (_, r) in zip(blobs, chunks, strict=True)]
-    if len({p.shape[1] for p in parts}) != 1:
-        raise PayloadError("samples chunks hold different numbers of samples per round")
-    return np.concatenate(parts)
-
-
 LABEL_SETS_MAGIC = b"DPPDL label sets 1\n"
 _HEADER_LENGTH = 4  # bytes of the big-endian length of the JSON header that follows the magic
 

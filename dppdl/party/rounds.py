@@ -8,13 +8,13 @@ import torch
 from dppdl.chain.clients import PartyInfo, PartyStatus, TaskInfo
 from dppdl.party.context import PartyContext, all_or_raise
 from dppdl.party.payloads import (
+    PayloadError,
     decode_labels,
     decode_sample_index,
     decode_samples,
     encode_label_sets,
     encode_sample_chunks,
     encode_sample_index,
-    join_sample_chunks,
 )
 from dppdl.party.waiting import wait_until
 from dppdl.protocol import credibility as cred
@@ -46,27 +46,44 @@ def publish_samples(ctx: PartyContext, samples: np.ndarray) -> bytes:
 
 
 class SampleCache:
-    """Each publisher's sample blob, fetched once per run and checked against its digest."""
+    """Each publisher's samples, fetched as needed and checked against their digests. A plain
+    samples blob is held whole (it is at most one chunk); of an indexed one, only the chunk of
+    the round asked for last, so a labeller holds at most one chunk per publisher."""
 
     def __init__(self, ctx: PartyContext) -> None:
         self.ctx = ctx
-        self._by_digest: dict[bytes, np.ndarray] = {}
+        self._index: dict[bytes, list[tuple[bytes, int]] | None] = {}  # None: a plain blob
+        self._held: dict[bytes, tuple[int, np.ndarray]] = {}  # first round, rounds held
+        self._per_round: dict[bytes, int] = {}  # samples per round, the same in every chunk
 
     def round_of(self, publisher: PartyInfo, round: int) -> torch.Tensor:
         digest = publisher.samples_digest
-        if digest not in self._by_digest:
-            self._by_digest[digest] = self._fetch(digest)
-        return torch.from_numpy(self._by_digest[digest][round])
+        first, block = self._held.get(digest, (0, None))
+        if block is None or not first <= round < first + len(block):
+            first, block = self._fetch(digest, round)
+            count = self._per_round.setdefault(digest, int(block.shape[1]))
+            if block.shape[1] != count:
+                raise PayloadError("samples chunks hold different numbers of samples per round")
+            self._held[digest] = (first, block)
+        return torch.from_numpy(block[round - first])
 
-    def _fetch(self, digest: bytes) -> np.ndarray:
-        """A publisher's samples: one blob, or an index blob and the chunks it lists."""
+    def _fetch(self, digest: bytes, round: int) -> tuple[int, np.ndarray]:
+        """(first round, samples) of the blob or chunk that holds `round`."""
         rounds = self.ctx.spec.epochs + 1
-        data = self.ctx.get(digest)
-        chunks = decode_sample_index(data, rounds=rounds)
-        if chunks is None:
-            return decode_samples(data, rounds=rounds)
-        blobs = all_or_raise(self.ctx.get_many([d for d, _ in chunks]))
-        return join_sample_chunks(blobs, chunks)
+        if digest not in self._index:
+            data = self.ctx.get(digest)
+            self._index[digest] = decode_sample_index(data, rounds=rounds)
+            if self._index[digest] is None:
+                return 0, decode_samples(data, rounds=rounds)
+        chunks = self._index[digest]
+        if chunks is None:  # a plain blob stays held; only a bad round number gets here
+            raise IndexError(f"round {round} is not among the {rounds} rounds of samples")
+        first = 0
+        for chunk, count in chunks:
+            if round < first + count:
+                return first, decode_samples(self.ctx.get(chunk), rounds=count)
+            first += count
+        raise IndexError(f"round {round} is not among the {rounds} rounds of samples")
 
 
 def post_labels(

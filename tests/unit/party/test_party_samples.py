@@ -24,7 +24,6 @@ from dppdl.party.payloads import (
     decode_sample_index,
     decode_samples,
     encode_sample_chunks,
-    join_sample_chunks,
 )
 from dppdl.party.rounds import SampleCache
 from storage.directory import DirectoryStore
@@ -71,14 +70,37 @@ def test_every_round_reads_back_from_one_blob_or_from_chunks(
     ctx = context(tmp_path)
     digest = publish(ctx, samples(), chunk_bytes)
     publisher = cast(PartyInfo, SimpleNamespace(samples_digest=digest))
-    # Execute
+    fetched: list[bytes] = []
+    get = ctx.get
+    ctx.get = lambda d: fetched.append(d) or get(d)  # type: ignore[method-assign]
+    # Execute: the rounds in order, as a labeller reads them, then one again
     cache = SampleCache(ctx)
     got = [cache.round_of(publisher, r) for r in range(ROUNDS)]
-    # Assert: the same samples; an index was stored only when the rounds took several chunks
+    again = cache.round_of(publisher, 1)
+    # Assert: the same samples; an index only when the rounds took several chunks, each chunk
+    # fetched once in order (and again only when an earlier round is asked for after it)
     assert all(torch.equal(g, torch.from_numpy(samples()[r])) for r, g in enumerate(got))
-    indexed = ctx.get(digest).startswith(SAMPLES_INDEX_MAGIC)
+    assert torch.equal(again, torch.from_numpy(samples()[1]))
+    indexed = get(digest).startswith(SAMPLES_INDEX_MAGIC)
     assert indexed == (chunk_bytes < ROUNDS * PER_ROUND)
-    assert len(list((tmp_path / "blobs").rglob("*"))) >= (5 if indexed else 1)
+    assert len(fetched) == (1 + 4 + 1 if indexed else 1)  # index, 4 chunks, chunk 0 again
+    first, held = cache._held[digest]
+    assert (first, len(held)) == ((0, 2) if indexed else (0, ROUNDS))
+
+
+def test_chunks_with_different_sample_counts_are_refused(tmp_path: Path) -> None:
+    # Prepare: an index whose second chunk holds 2 samples a round, the first 3
+    ctx = context(tmp_path)
+    wide = encode_sample_chunks(samples()[:3], chunk_bytes=10**9)[0][0]
+    narrow = encode_sample_chunks(samples()[3:, :2], chunk_bytes=10**9)[0][0]
+    digests = ctx.put_many([wide, narrow])
+    index = rounds.encode_sample_index([(digests[0], 3), (digests[1], ROUNDS - 3)])
+    publisher = cast(PartyInfo, SimpleNamespace(samples_digest=ctx.put(index)))
+    cache = SampleCache(ctx)
+    # Execute and assert
+    assert cache.round_of(publisher, 2).shape[0] == U
+    with pytest.raises(PayloadError, match="different numbers of samples"):
+        cache.round_of(publisher, 3)
 
 
 def _index(body: object) -> bytes:
@@ -99,11 +121,6 @@ def test_malformed_sample_indexes_are_refused(blob: bytes, match: str) -> None:
         decode_sample_index(blob, rounds=ROUNDS)
 
 
-def test_a_plain_samples_blob_is_not_an_index_and_chunks_must_agree() -> None:
+def test_a_plain_samples_blob_is_not_an_index() -> None:
     (blob, _), = encode_sample_chunks(samples())
     assert decode_sample_index(blob, rounds=ROUNDS) is None
-    narrow = encode_sample_chunks(samples()[:, :2], chunk_bytes=1)[0][0]
-    wide = encode_sample_chunks(samples(), chunk_bytes=6 * PER_ROUND)[0][0]
-    listing = [(b"\1" * 32, 1), (b"\2" * 32, 6)]
-    with pytest.raises(PayloadError, match="different numbers of samples"):
-        join_sample_chunks([narrow, wide], listing)
