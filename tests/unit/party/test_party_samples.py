@@ -4,6 +4,7 @@ the rounds outgrow a blob (90 epochs of 213 samples are 79 MB; storage takes 64 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from types import SimpleNamespace
@@ -17,7 +18,6 @@ import torch
 from dppdl.chain.clients import PartyInfo
 from dppdl.party import rounds
 from dppdl.party.context import PartyContext
-from dppdl.party.metrics import Metrics
 from dppdl.party.payloads import (
     SAMPLES_INDEX_MAGIC,
     PayloadError,
@@ -26,10 +26,13 @@ from dppdl.party.payloads import (
     encode_sample_chunks,
 )
 from dppdl.party.rounds import SampleCache
+from storage import BlobStore
 from storage.directory import DirectoryStore
 
 ROUNDS, U = 7, 3
 PER_ROUND = U * 32 * 32 * 4  # float32 bytes of one round
+
+BareContext = Callable[[BlobStore], PartyContext]  # the bare_context fixture (conftest)
 
 
 def samples() -> np.ndarray:
@@ -37,11 +40,8 @@ def samples() -> np.ndarray:
     return rng.standard_normal((ROUNDS, U, 1, 32, 32)).astype(np.float32)
 
 
-def context(tmp_path: Path) -> PartyContext:
-    defaulted = ("learner_marks", "first_epoch", "cancel", "serve")
-    fields = [name for name in PartyContext.__dataclass_fields__ if name not in defaulted]
-    ctx = PartyContext(**dict.fromkeys(fields))
-    ctx.store, ctx.metrics = DirectoryStore(tmp_path / "blobs"), Metrics()
+def context(bare_context: BareContext, tmp_path: Path) -> PartyContext:
+    ctx = bare_context(DirectoryStore(tmp_path / "blobs"))
     ctx.spec = SimpleNamespace(epochs=ROUNDS - 1)  # type: ignore[assignment]
     return ctx
 
@@ -64,10 +64,10 @@ def test_chunks_hold_whole_rounds_within_the_limit(chunk_bytes: int, sizes: list
 
 @pytest.mark.parametrize("chunk_bytes", [10**9, 2 * PER_ROUND])
 def test_every_round_reads_back_from_one_blob_or_from_chunks(
-    tmp_path: Path, chunk_bytes: int
+    bare_context: BareContext, tmp_path: Path, chunk_bytes: int
 ) -> None:
     # Prepare
-    ctx = context(tmp_path)
+    ctx = context(bare_context, tmp_path)
     digest = publish(ctx, samples(), chunk_bytes)
     publisher = cast(PartyInfo, SimpleNamespace(samples_digest=digest))
     fetched: list[bytes] = []
@@ -88,9 +88,11 @@ def test_every_round_reads_back_from_one_blob_or_from_chunks(
     assert (first, len(held)) == ((0, 2) if indexed else (0, ROUNDS))
 
 
-def test_chunks_with_different_sample_counts_are_refused(tmp_path: Path) -> None:
+def test_chunks_with_different_sample_counts_are_refused(
+    bare_context: BareContext, tmp_path: Path
+) -> None:
     # Prepare: an index whose second chunk holds 2 samples a round, the first 3
-    ctx = context(tmp_path)
+    ctx = context(bare_context, tmp_path)
     wide = encode_sample_chunks(samples()[:3], chunk_bytes=10**9)[0][0]
     narrow = encode_sample_chunks(samples()[3:, :2], chunk_bytes=10**9)[0][0]
     digests = ctx.put_many([wide, narrow])
@@ -122,5 +124,5 @@ def test_malformed_sample_indexes_are_refused(blob: bytes, match: str) -> None:
 
 
 def test_a_plain_samples_blob_is_not_an_index() -> None:
-    (blob, _), = encode_sample_chunks(samples())
+    ((blob, _),) = encode_sample_chunks(samples())
     assert decode_sample_index(blob, rounds=ROUNDS) is None

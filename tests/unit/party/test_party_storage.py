@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
 import pytest
 
 from dppdl.party.context import PartyContext
-from dppdl.party.metrics import Metrics
+from storage import BlobStore
 from storage.directory import DirectoryStore
 from storage.errors import BlobNotFound
+
+BareContext = Callable[[BlobStore], PartyContext]  # the bare_context fixture (conftest)
 
 
 class CountingStore(DirectoryStore):
@@ -32,18 +35,16 @@ class CountingStore(DirectoryStore):
         return super().get(cid)
 
 
-def context(tmp_path: Path) -> tuple[PartyContext, CountingStore]:
+def context(bare_context: BareContext, tmp_path: Path) -> tuple[PartyContext, CountingStore]:
     store = CountingStore(tmp_path / "blobs")
-    defaulted = ("learner_marks", "first_epoch", "cancel", "serve")
-    fields = [name for name in PartyContext.__dataclass_fields__ if name not in defaulted]
-    ctx = PartyContext(**dict.fromkeys(fields))
-    ctx.store, ctx.metrics = store, Metrics()
-    return ctx, store
+    return bare_context(store), store
 
 
-def test_put_many_and_get_many_keep_order_and_run_beside_the_caller(tmp_path: Path) -> None:
+def test_put_many_and_get_many_keep_order_and_run_beside_the_caller(
+    bare_context: BareContext, tmp_path: Path
+) -> None:
     # Prepare
-    ctx, store = context(tmp_path)
+    ctx, store = context(bare_context, tmp_path)
     blobs = [bytes([i]) * (1000 + i) for i in range(5)]
     # Execute
     digests = ctx.put_many(blobs)
@@ -57,8 +58,8 @@ def test_put_many_and_get_many_keep_order_and_run_beside_the_caller(tmp_path: Pa
     assert phase["storage"] > 0 and ctx.metrics.phase_cpu_seconds[ctx.metrics.phase]["storage"] > 0
 
 
-def test_get_many_hands_back_each_failed_fetch(tmp_path: Path) -> None:
-    ctx, _ = context(tmp_path)
+def test_get_many_hands_back_each_failed_fetch(bare_context: BareContext, tmp_path: Path) -> None:
+    ctx, _ = context(bare_context, tmp_path)
     (kept,) = ctx.put_many([b"kept"])  # one blob: stored inline
     missing = hashlib.sha256(b"never stored").digest()
     first, second, third = ctx.get_many([kept, missing, kept])
@@ -66,8 +67,8 @@ def test_get_many_hands_back_each_failed_fetch(tmp_path: Path) -> None:
     assert isinstance(second, BlobNotFound)
 
 
-def test_put_many_raises_what_a_put_raised(tmp_path: Path) -> None:
-    ctx, store = context(tmp_path)
+def test_put_many_raises_what_a_put_raised(bare_context: BareContext, tmp_path: Path) -> None:
+    ctx, store = context(bare_context, tmp_path)
     store.max_size = 10
     with pytest.raises(Exception, match="10"):
         ctx.put_many([b"small", b"x" * 100])
