@@ -383,10 +383,12 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
     cell to the results file as it finishes."""
     results = load_results(args.results)
     cells = plan(args)
-    todo = [c for c in cells if not (args.skip_done and c.key in results["cells"])]
+    todo = []
     for c in cells:
-        if c not in todo:
+        if args.skip_done and c.key in results["cells"]:
             print(f"  skip {c.key} (done)")
+        else:
+            todo.append(c)
     what = "the paper set" if args.paper_set else f"schedule {schedule_key(args)}"
     print(f"{len(todo)} of {len(cells)} cells to run ({what}), {args.jobs} at a time, "
           f"torch threads {args.threads} each", flush=True)

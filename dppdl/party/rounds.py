@@ -75,11 +75,8 @@ class SampleCache:
             self._index[digest] = decode_sample_index(data, rounds=rounds)
             if self._index[digest] is None:
                 return 0, decode_samples(data, rounds=rounds)
-        chunks = self._index[digest]
-        if chunks is None:  # a plain blob stays held; only a bad round number gets here
-            raise IndexError(f"round {round} is not among the {rounds} rounds of samples")
-        first = 0
-        for chunk, count in chunks:
+        first = 0  # a plain blob stays held whole: only a bad round number finds no chunk
+        for chunk, count in self._index[digest] or []:
             if round < first + count:
                 return first, decode_samples(self.ctx.get(chunk), rounds=count)
             first += count
